@@ -1,0 +1,3 @@
+module github.com/gitopskit/kit/runtime
+
+go 1.26.0

@@ -1,0 +1,284 @@
+package gittest
+
+import (
+	"compress/gzip"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/storage"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+)
+
+// Option configures a Server.
+type Option func(*config)
+
+type config struct {
+	username, password string
+	bearerToken        string
+	tls                bool
+	clientCerts        bool
+	readOnly           bool
+	ssh                bool
+}
+
+// WithBasicAuth requires HTTP basic auth with these credentials.
+func WithBasicAuth(username, password string) Option {
+	return func(c *config) { c.username, c.password = username, password }
+}
+
+// WithBearerToken requires an "Authorization: Bearer <token>" header.
+func WithBearerToken(token string) Option { return func(c *config) { c.bearerToken = token } }
+
+// WithTLS serves HTTPS with a certificate issued by the server's own CA
+// (see CA).
+func WithTLS() Option { return func(c *config) { c.tls = true } }
+
+// WithClientCertificates serves HTTPS and requires a client certificate
+// issued by the server's CA (see ClientCertificate).
+func WithClientCertificates() Option {
+	return func(c *config) { c.tls, c.clientCerts = true, true }
+}
+
+// WithReadOnly refuses pushes.
+func WithReadOnly() Option { return func(c *config) { c.readOnly = true } }
+
+// WithSSH also serves the repositories over SSH with public-key auth; see
+// SSHURL, KnownHosts and AuthorizeKey.
+func WithSSH() Option { return func(c *config) { c.ssh = true } }
+
+// Server is an in-process git server for tests. Repositories are bare
+// repositories in a temporary folder, served over smart HTTP (protocol v0,
+// which a stock git client accepts) and, with WithSSH, over SSH.
+type Server struct {
+	tb   testing.TB
+	cfg  config
+	root string
+	http *httptest.Server
+	pki  *pki
+	ssh  *sshServer
+
+	mu    sync.Mutex
+	locks map[string]*sync.RWMutex
+}
+
+var repoName = regexp.MustCompile(`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*\.git$`)
+
+// NewServer starts a server that stops when the test ends.
+func NewServer(tb testing.TB, opts ...Option) *Server {
+	tb.Helper()
+	s := &Server{tb: tb, root: tb.TempDir(), locks: map[string]*sync.RWMutex{}}
+	for _, o := range opts {
+		o(&s.cfg)
+	}
+	s.http = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	if s.cfg.tls {
+		p, err := newPKI()
+		if err != nil {
+			tb.Fatalf("gittest: %v", err)
+		}
+		s.pki = p
+		tc := &tls.Config{Certificates: []tls.Certificate{p.server}, MinVersion: tls.VersionTLS12}
+		if s.cfg.clientCerts {
+			tc.ClientAuth = tls.RequireAndVerifyClientCert
+			tc.ClientCAs = p.pool
+		}
+		s.http.TLS = tc
+		s.http.StartTLS()
+	} else {
+		s.http.Start()
+	}
+	tb.Cleanup(s.http.Close)
+	if s.cfg.ssh {
+		ss, err := startSSH(s)
+		if err != nil {
+			tb.Fatalf("gittest: %v", err)
+		}
+		s.ssh = ss
+		tb.Cleanup(ss.close)
+	}
+	return s
+}
+
+// HTTPURL returns the http(s) URL of a repository, e.g. "repo.git".
+func (s *Server) HTTPURL(name string) string { return s.http.URL + "/" + name }
+
+// CA returns the PEM certificate of the CA that issued the server's (and
+// the client's) certificate; nil without TLS.
+func (s *Server) CA() []byte {
+	if s.pki == nil {
+		return nil
+	}
+	return s.pki.caPEM
+}
+
+// CertPool returns a pool holding CA.
+func (s *Server) CertPool() *x509.CertPool {
+	if s.pki == nil {
+		return nil
+	}
+	return s.pki.pool
+}
+
+// ClientCertificate returns a PEM client certificate and key the server
+// accepts under WithClientCertificates.
+func (s *Server) ClientCertificate() (cert, key []byte) {
+	if s.pki == nil {
+		return nil, nil
+	}
+	return s.pki.clientCert, s.pki.clientKey
+}
+
+// Root returns the folder holding the bare repositories.
+func (s *Server) Root() string { return s.root }
+
+func (s *Server) lock(name string) *sync.RWMutex {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.locks[name]
+	if !ok {
+		l = &sync.RWMutex{}
+		s.locks[name] = l
+	}
+	return l
+}
+
+// open opens the bare repository for one request. A fresh storage per
+// request keeps concurrent requests from sharing caches.
+func (s *Server) open(name string) (storage.Storer, error) {
+	if !repoName.MatchString(name) || strings.Contains(name, "..") {
+		return nil, fmt.Errorf("invalid repository name")
+	}
+	dir := filepath.Join(s.root, filepath.FromSlash(name))
+	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
+		return nil, fmt.Errorf("repository not found")
+	}
+	return filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault()), nil
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	eq := func(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+	switch {
+	case s.cfg.bearerToken != "":
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		return ok && eq(tok, s.cfg.bearerToken)
+	case s.cfg.username != "" || s.cfg.password != "":
+		u, p, ok := r.BasicAuth()
+		return ok && eq(u, s.cfg.username) && eq(p, s.cfg.password)
+	}
+	return true
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(r) {
+		if s.cfg.bearerToken == "" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="gittest"`)
+		}
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	path := strings.TrimPrefix(r.URL.Path, "/")
+	var name, service string
+	switch {
+	case r.Method == http.MethodGet && strings.HasSuffix(path, "/info/refs"):
+		name = strings.TrimSuffix(path, "/info/refs")
+		service = r.URL.Query().Get("service")
+	case r.Method == http.MethodPost && strings.HasSuffix(path, "/git-upload-pack"):
+		name, service = strings.TrimSuffix(path, "/git-upload-pack"), "git-upload-pack"
+	case r.Method == http.MethodPost && strings.HasSuffix(path, "/git-receive-pack"):
+		name, service = strings.TrimSuffix(path, "/git-receive-pack"), "git-receive-pack"
+	default:
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	if service != "git-upload-pack" && service != "git-receive-pack" {
+		http.Error(w, "dumb http is not supported", http.StatusForbidden)
+		return
+	}
+	if service == "git-receive-pack" && s.cfg.readOnly {
+		http.Error(w, "read-only", http.StatusForbidden)
+		return
+	}
+	lock := s.lock(name)
+	if service == "git-receive-pack" && r.Method == http.MethodPost {
+		lock.Lock()
+		defer lock.Unlock()
+	} else {
+		lock.RLock()
+		defer lock.RUnlock()
+	}
+	st, err := s.open(name)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-cache")
+	if r.Method == http.MethodGet {
+		ar, err := advertise(st, service)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		ar.Prefix = [][]byte{[]byte("# service=" + service), {}}
+		w.Header().Set("Content-Type", "application/x-"+service+"-advertisement")
+		_ = ar.Encode(w)
+		return
+	}
+	body := io.Reader(r.Body)
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, "bad gzip body", http.StatusBadRequest)
+			return
+		}
+		defer zr.Close()
+		body = zr
+	}
+	w.Header().Set("Content-Type", "application/x-"+service+"-result")
+	if service == "git-receive-pack" {
+		if err := receivePack(st, body, w); err != nil {
+			s.tb.Logf("gittest: receive-pack %s: %v", name, err)
+		}
+		return
+	}
+	req, err := parseUploadRequest(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := uploadPack(r.Context(), st, req, w); err != nil {
+		s.tb.Logf("gittest: upload-pack %s: %v", name, err)
+	}
+}
+
+// InitRepository creates an empty bare repository named name (it must end
+// in ".git") whose HEAD points to branch "main".
+func (s *Server) InitRepository(name string) *Repository {
+	s.tb.Helper()
+	if !repoName.MatchString(name) || strings.Contains(name, "..") {
+		s.tb.Fatalf("gittest: invalid repository name %q", name)
+	}
+	dir := filepath.Join(s.root, filepath.FromSlash(name))
+	st := filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault())
+	if _, err := gogit.Init(st, nil); err != nil {
+		s.tb.Fatalf("gittest: init %s: %v", name, err)
+	}
+	if err := st.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, plumbing.NewBranchReferenceName("main"))); err != nil {
+		s.tb.Fatalf("gittest: %v", err)
+	}
+	return &Repository{tb: s.tb, name: name, dir: dir, lock: s.lock(name)}
+}

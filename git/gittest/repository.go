@@ -51,6 +51,19 @@ type commitConfig struct {
 	deletes []string
 	author  *object.Signature
 	parents []string
+	exec    map[string]bool
+}
+
+// Executable gives paths the executable file mode.
+func Executable(paths ...string) CommitOption {
+	return func(c *commitConfig) {
+		if c.exec == nil {
+			c.exec = map[string]bool{}
+		}
+		for _, p := range paths {
+			c.exec[cleanPath(p)] = true
+		}
+	}
 }
 
 // Signed signs the commit with signer (OpenPGP or SSH).
@@ -198,6 +211,9 @@ func (r *Repository) commit(branch, message string, files map[string]fileEntry, 
 	sort.Strings(paths)
 	for _, p := range paths {
 		f := files[p]
+		if cfg.exec[cleanPath(p)] && f.mode == filemode.Regular {
+			f.mode = filemode.Executable
+		}
 		h := f.hash
 		if f.mode != filemode.Submodule {
 			var err error

@@ -1,0 +1,17 @@
+// Package gogit gets revisions from git remotes and writes back to them,
+// built on go-git.
+//
+// A Client talks to one remote. Clone checks a revision out as a git
+// repository; Export writes a revision's files only, fetching incrementally
+// through a Cache; both skip all work when CloneOptions.LastRevision is still
+// current (one ls-remote round trip). Init, Commit, SwitchBranch and Push
+// write back.
+//
+// What to check out follows git.Reference's precedence:
+// Commit > Name > SemVer > Tag > Branch > remote HEAD. Fetches are shallow
+// (depth 1) unless CloneOptions.Full.
+//
+// Nothing is installed in go-git's global protocol table: CA bundles, client
+// certificates and proxies are passed per call, and errors are scrubbed of
+// credentials and URL userinfo before they are returned.
+package gogit

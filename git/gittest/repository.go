@@ -413,6 +413,9 @@ func (r *Repository) AnnotatedTag(name, target, message string, signer git.Signe
 	st := r.storage()
 	tagger := defaultAuthor
 	tagger.When = r.tick()
+	if !strings.HasSuffix(message, "\n") {
+		message += "\n" // git requires it before an appended signature
+	}
 	t := &object.Tag{Name: name, Tagger: tagger, Message: message, TargetType: plumbing.CommitObject, Target: plumbing.NewHash(target)}
 	if signer != nil {
 		if err := signObject(t, signer, func(t *object.Tag) *string { return &t.PGPSignature }); err != nil {

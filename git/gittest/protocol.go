@@ -334,9 +334,22 @@ func receivePack(st storage.Storer, r io.Reader, w io.Writer) error {
 	}
 	rs := packp.NewReportStatus()
 	rs.UnpackStatus = "ok"
+	if req.Capabilities.Supports(capability.PushOptions) && req.Packfile != nil {
+		// Push options follow the commands, up to a flush; go-git's decoder
+		// leaves them at the head of the pack stream.
+		sc := pktline.NewScanner(req.Packfile)
+		for n := 0; sc.Scan() && len(sc.Bytes()) > 0; n++ {
+			if n > 1024 {
+				return errors.New("too many push options")
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return fmt.Errorf("push options: %w", err)
+		}
+	}
 	if req.Packfile != nil {
 		if err := packfile.UpdateObjectStorage(st, req.Packfile); err != nil && !errors.Is(err, packfile.ErrEmptyPackfile) {
-			rs.UnpackStatus = "unpack failed"
+			rs.UnpackStatus = "unpack failed: " + err.Error()
 			for _, c := range req.Commands {
 				rs.CommandStatuses = append(rs.CommandStatuses, &packp.CommandStatus{ReferenceName: c.Name, Status: "unpacker error"})
 			}

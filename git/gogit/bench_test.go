@@ -1,0 +1,171 @@
+package gogit_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gitopskit/kit/git"
+	"github.com/gitopskit/kit/git/gittest"
+	"github.com/gitopskit/kit/git/gogit"
+)
+
+const (
+	benchFiles   = 5000
+	benchCommits = 2000
+	benchFileLen = 10 << 10 // 5,000 × 10 KiB ≈ 50 MB of content
+)
+
+// benchRepo builds a repository of benchCommits commits over benchFiles
+// files by writing objects directly (gittest helpers), once per benchmark.
+func benchRepo(b *testing.B) (*gittest.Server, *gittest.Repository) {
+	b.Helper()
+	srv := gittest.NewServer(b)
+	repo := srv.InitRepository("big.git")
+	rng := rand.New(rand.NewPCG(1, 2))
+	content := func() string {
+		buf := make([]byte, benchFileLen)
+		for i := range buf {
+			buf[i] = byte('a' + rng.IntN(26))
+		}
+		return string(buf)
+	}
+	files := make(map[string]string, benchFiles)
+	for i := range benchFiles {
+		files[fmt.Sprintf("dir%02d/file%04d.txt", i%50, i)] = content()
+	}
+	repo.Commit("main", "initial", files)
+	for i := 1; i < benchCommits; i++ {
+		repo.Commit("main", fmt.Sprintf("change %d", i), map[string]string{
+			fmt.Sprintf("dir%02d/file%04d.txt", i%50, rng.IntN(benchFiles)): content(),
+		})
+	}
+	return srv, repo
+}
+
+// peakHeap samples the heap while f runs and returns the peak in MB.
+func peakHeap(f func()) float64 {
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > peak.Load() {
+				peak.Store(m.HeapAlloc)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	runtime.GC()
+	f()
+	close(stop)
+	wg.Wait()
+	return float64(peak.Load()) / (1 << 20)
+}
+
+func BenchmarkGit(b *testing.B) {
+	start := time.Now()
+	srv, repo := benchRepo(b)
+	b.Logf("generated %d commits × %d files in %s", benchCommits, benchFiles, time.Since(start))
+	ctx := context.Background()
+	url := srv.HTTPURL("big.git")
+	c, err := gogit.New(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	b.Run("ShallowClone", func(b *testing.B) {
+		b.ReportAllocs()
+		var peak float64
+		for b.Loop() {
+			dir := filepath.Join(b.TempDir(), "c")
+			peak = max(peak, peakHeap(func() {
+				if _, err := c.Clone(ctx, dir, gogit.CloneOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}))
+		}
+		b.ReportMetric(peak, "peak-heap-MB")
+	})
+
+	b.Run("NoOpCheck", func(b *testing.B) {
+		rev, err := c.Resolve(ctx, git.Reference{Branch: "main"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			res, err := c.Clone(ctx, b.TempDir(), gogit.CloneOptions{Reference: git.Reference{Branch: "main"}, LastRevision: rev})
+			if err != nil || !res.Unchanged {
+				b.Fatal(err, res)
+			}
+		}
+	})
+
+	b.Run("GitCLIShallowClone", func(b *testing.B) {
+		if _, err := exec.LookPath("git"); err != nil {
+			b.Skip("git CLI not installed")
+		}
+		for b.Loop() {
+			dir := filepath.Join(b.TempDir(), "c")
+			cmd := exec.Command("git", "clone", "--quiet", "--depth", "1", url, dir)
+			cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+b.TempDir())
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("%v: %s", err, out)
+			}
+		}
+	})
+
+	// Incremental: a warm cache, one new commit, then Export.
+	cache, err := gogit.NewCache(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cc, err := gogit.New(url, gogit.WithCache(cache))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := cc.Export(ctx, filepath.Join(b.TempDir(), "warm"), gogit.CloneOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("IncrementalAfterOneCommit", func(b *testing.B) {
+		b.ReportAllocs()
+		var peak float64
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			repo.Commit("main", "one more", map[string]string{fmt.Sprintf("dir00/new%d.txt", i): "x"})
+			dir := filepath.Join(b.TempDir(), "e")
+			b.StartTimer()
+			peak = max(peak, peakHeap(func() {
+				if _, err := cc.Export(ctx, dir, gogit.CloneOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}))
+		}
+		b.ReportMetric(peak, "peak-heap-MB")
+	})
+	b.Run("FreshShallowCloneSameRevision", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Clone(ctx, filepath.Join(b.TempDir(), "c"), gogit.CloneOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

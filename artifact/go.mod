@@ -8,6 +8,7 @@ require (
 	github.com/google/go-cmp v0.7.0
 	github.com/klauspost/compress v1.20.3
 	github.com/zeebo/blake3 v0.2.4
+	golang.org/x/sys v0.49.0
 	k8s.io/apimachinery v0.37.2
 )
 

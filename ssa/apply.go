@@ -1,0 +1,348 @@
+package ssa
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// ApplyOptions are the per-call knobs of Apply. The zero value is the sane
+// default.
+type ApplyOptions struct {
+	// DefaultNamespace is given to namespaced objects that have none. When
+	// empty, such objects are an error.
+	DefaultNamespace string
+	// Recreate allows deleting and re-creating any object whose update
+	// changes an immutable field. Without it only objects annotated
+	// ssa.gitopskit.dev/recreate: enabled are recreated; others fail.
+	Recreate bool
+	// WaitForDependencies makes an object with a depends-on annotation wait
+	// until its dependencies are Current (kstatus), not only applied, as
+	// cli-utils does.
+	WaitForDependencies bool
+	// Timeout bounds each wait inside Apply: a CRD becoming Established and
+	// its kind served, a recreated object's deletion, a dependency becoming
+	// Current. Default one minute.
+	Timeout time.Duration
+}
+
+func (o ApplyOptions) timeout() time.Duration {
+	if o.Timeout <= 0 {
+		return time.Minute
+	}
+	return o.Timeout
+}
+
+// Apply applies a set of objects with server-side apply, in dependency order
+// and concurrently where no dependency orders them (see the package
+// documentation). The input objects are not modified.
+//
+// A set that fails validation (a malformed object, an unknown kind, a
+// namespace on a cluster-scoped object, a bad depends-on, a cycle) is
+// rejected before any request that writes, with a nil ChangeSet. Otherwise
+// Apply returns the ChangeSet of every object that succeeded and, when some
+// failed, a *SetError naming each failed object and why; objects that
+// depend on a failed one are not applied and fail with a *DependencyError.
+func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
+	items, err := m.prepare(ctx, objs, opts.DefaultNamespace)
+	if err != nil {
+		return nil, err
+	}
+	m.stampOwner(items)
+	if err := link(items); err != nil {
+		return nil, err
+	}
+	changes := make([]Change, len(items))
+	deps := make([][]int, len(items))
+	for i, it := range items {
+		deps[i] = it.deps
+	}
+	errs := schedule(ctx, m.concurrency, deps, func(i int) ObjectID { return items[i].id }, func(ctx context.Context, i int) error {
+		it := items[i]
+		if opts.WaitForDependencies {
+			for j := range it.explicit {
+				if err := m.waitOne(ctx, items[j].obj, opts.timeout()); err != nil {
+					return fmt.Errorf("dependency %s: %w", items[j].id, err)
+				}
+			}
+		}
+		c, err := m.applyOne(ctx, it, opts)
+		changes[i] = c
+		return err
+	})
+	return collect("apply", items, changes, errs)
+}
+
+// collect builds the ChangeSet and the SetError of a scheduled run.
+func collect(op string, items []*item, changes []Change, errs []error) (*ChangeSet, error) {
+	cs := &ChangeSet{Changes: make([]Change, 0, len(items))}
+	var failed []*ObjectError
+	for i, it := range items {
+		if errs[i] != nil {
+			failed = append(failed, &ObjectError{ID: it.id, Err: errs[i]})
+			continue
+		}
+		cs.Changes = append(cs.Changes, changes[i])
+	}
+	if len(failed) > 0 {
+		return cs, &SetError{Op: op, Objects: failed}
+	}
+	return cs, nil
+}
+
+func (m *Manager) stampOwner(items []*item) {
+	ls := m.owner.labels()
+	if ls == nil {
+		return
+	}
+	for _, it := range items {
+		l := it.obj.GetLabels()
+		if l == nil {
+			l = map[string]string{}
+		}
+		for k, v := range ls {
+			l[k] = v
+		}
+		it.obj.SetLabels(l)
+	}
+}
+
+func (m *Manager) applyOne(ctx context.Context, it *item, opts ApplyOptions) (Change, error) {
+	log := logr.FromContextOrDiscard(ctx).WithValues("object", it.id.String())
+	gvk := it.obj.GroupVersionKind()
+	change := Change{ID: it.id, Version: gvk.Version}
+	if it.policy == PolicyIgnore {
+		change.Action, change.Reason = ActionSkipped, "apply policy "+PolicyIgnore
+		return change, nil
+	}
+	if err := m.ensureMapping(ctx, gvk, opts.timeout()); err != nil {
+		return change, err
+	}
+	live, err := m.get(ctx, gvk, it.id)
+	if err != nil {
+		return change, err
+	}
+	force := it.policy != PolicyMerge
+	if live == nil {
+		if _, err := m.apply(ctx, it.obj, force, false); err != nil {
+			return change, err
+		}
+		change.Action = ActionCreated
+		log.V(1).Info("created")
+		return change, m.afterApply(ctx, it, opts)
+	}
+	if it.policy == PolicyIfNotPresent {
+		change.Action, change.Reason = ActionSkipped, "apply policy "+PolicyIfNotPresent+" and the object exists"
+		return change, nil
+	}
+	desired := it.obj
+	if it.policy == PolicyMerge {
+		desired, err = withoutOthersFields(it.obj, live, m.owner.Field)
+		if err != nil {
+			return change, err
+		}
+	} else if live, err = m.takeOver(ctx, it, live); err != nil {
+		return change, fmt.Errorf("taking over fields: %w", err)
+	}
+	dry, err := m.apply(ctx, desired, force, true)
+	if err != nil {
+		if isImmutableError(err) && (opts.Recreate || it.recreate) {
+			if err := m.recreate(ctx, it, live, opts); err != nil {
+				return change, err
+			}
+			change.Action = ActionRecreated
+			log.V(1).Info("recreated")
+			return change, m.afterApply(ctx, it, opts)
+		}
+		return change, err
+	}
+	if sameObject(dry, live) {
+		change.Action = ActionUnchanged
+		return change, m.afterApply(ctx, it, opts)
+	}
+	if _, err := m.apply(ctx, desired, force, false); err != nil {
+		return change, err
+	}
+	change.Action = ActionConfigured
+	log.V(1).Info("configured")
+	return change, m.afterApply(ctx, it, opts)
+}
+
+// afterApply waits for what dependents need: a CRD Established and served.
+func (m *Manager) afterApply(ctx context.Context, it *item, opts ApplyOptions) error {
+	if it.id.GroupKind() != gkCRD {
+		return nil
+	}
+	if err := m.waitOne(ctx, it.obj, opts.timeout()); err != nil {
+		return fmt.Errorf("waiting for the CustomResourceDefinition to be established: %w", err)
+	}
+	return nil
+}
+
+// ensureMapping makes sure the RESTMapper knows the kind, retrying while a
+// CustomResourceDefinition applied moments ago reaches discovery.
+func (m *Manager) ensureMapping(ctx context.Context, gvk schema.GroupVersionKind, timeout time.Duration) error {
+	_, err := m.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err == nil || !meta.IsNoMatchError(err) {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	delay := 50 * time.Millisecond
+	for {
+		if r, ok := m.mapper.(meta.ResettableRESTMapper); ok {
+			r.Reset()
+		}
+		_, err = m.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err == nil || !meta.IsNoMatchError(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kind %s not served by the API server: %w", gvk, err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Second)
+	}
+}
+
+// get returns the live object, or nil when it does not exist.
+func (m *Manager) get(ctx context.Context, gvk schema.GroupVersionKind, id ObjectID) (*unstructured.Unstructured, error) {
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(gvk)
+	err := m.client.Get(ctx, types.NamespacedName{Namespace: id.Namespace, Name: id.Name}, live)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return live, nil
+}
+
+// apply sends a server-side apply of obj and returns the server's result.
+func (m *Manager) apply(ctx context.Context, obj *unstructured.Unstructured, force, dryRun bool) (*unstructured.Unstructured, error) {
+	out := obj.DeepCopy()
+	opts := []client.ApplyOption{client.FieldOwner(m.owner.Field)}
+	if force {
+		opts = append(opts, client.ForceOwnership)
+	}
+	if dryRun {
+		opts = append(opts, client.DryRunAll)
+	}
+	if err := m.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(out), opts...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sameObject reports whether a dry-run result equals the live object, up to
+// what the server changes on every write: resourceVersion, generation and
+// managedFields timestamps. The owner's managed fields are compared, so a
+// change of ownership alone counts as a change.
+func sameObject(dry, live *unstructured.Unstructured) bool {
+	return equality.Semantic.DeepEqual(comparable(dry), comparable(live))
+}
+
+func comparable(u *unstructured.Unstructured) map[string]any {
+	c := u.DeepCopy()
+	unstructured.RemoveNestedField(c.Object, "metadata", "resourceVersion")
+	unstructured.RemoveNestedField(c.Object, "metadata", "generation")
+	mf := c.GetManagedFields()
+	for i := range mf {
+		mf[i].Time = nil
+	}
+	c.SetManagedFields(mf)
+	return c.Object
+}
+
+// isImmutableError reports whether an apply failed because it changes an
+// immutable field: an Invalid status whose causes are FieldValueInvalid or
+// FieldValueForbidden errors about immutability, with the message as a
+// fallback for servers that return no causes.
+func isImmutableError(err error) bool {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return false
+	}
+	s := status.Status()
+	if s.Reason != metav1.StatusReasonInvalid {
+		return false
+	}
+	if s.Details != nil {
+		for _, c := range s.Details.Causes {
+			switch c.Type {
+			case metav1.CauseTypeFieldValueInvalid, metav1.CauseType(field.ErrorTypeForbidden):
+				if strings.Contains(c.Message, "immutable") || strings.Contains(c.Message, "Forbidden: updates to") {
+					return true
+				}
+			}
+		}
+	}
+	return strings.Contains(s.Message, "field is immutable")
+}
+
+// recreate deletes the live object, waits until it is gone and creates it.
+func (m *Manager) recreate(ctx context.Context, it *item, live *unstructured.Unstructured, opts ApplyOptions) error {
+	uid := live.GetUID()
+	err := m.client.Delete(ctx, live, client.PropagationPolicy(metav1.DeletePropagationBackground),
+		client.Preconditions{UID: &uid})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting to recreate: %w", err)
+	}
+	if err := m.waitGone(ctx, []*unstructured.Unstructured{live}, opts.timeout()); err != nil {
+		return fmt.Errorf("deleting to recreate: %w", err)
+	}
+	if _, err := m.apply(ctx, it.obj, it.policy != PolicyMerge, false); err != nil {
+		return fmt.Errorf("creating after delete: %w", err)
+	}
+	return nil
+}
+
+// takeOver moves the fields held by the takeover managers to the owner and
+// drops kubectl's last-applied annotation, with one JSON patch guarded by
+// the live resourceVersion. It returns the patched object, or live when
+// there was nothing to take over.
+func (m *Manager) takeOver(ctx context.Context, it *item, live *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	merged, ok, err := takeoverManagedFields(live.GetManagedFields(), m.takeover, m.owner.Field, it.obj.GetAPIVersion())
+	if err != nil {
+		return nil, err
+	}
+	_, hasLast := live.GetAnnotations()[LastAppliedAnnotation]
+	if !ok && !(hasLast && len(m.takeover) > 0) {
+		return live, nil
+	}
+	ops := []map[string]any{
+		{"op": "test", "path": "/metadata/resourceVersion", "value": live.GetResourceVersion()},
+	}
+	if ok {
+		ops = append(ops, map[string]any{"op": "replace", "path": "/metadata/managedFields", "value": merged})
+	}
+	if hasLast {
+		ops = append(ops, map[string]any{"op": "remove", "path": "/metadata/annotations/" + escapePointer(LastAppliedAnnotation)})
+	}
+	body, err := json.Marshal(ops)
+	if err != nil {
+		return nil, err
+	}
+	out := live.DeepCopy()
+	if err := m.client.Patch(ctx, out, client.RawPatch(types.JSONPatchType, body), client.FieldOwner(m.owner.Field)); err != nil {
+		return nil, err
+	}
+	logr.FromContextOrDiscard(ctx).V(1).Info("took over fields", "object", it.id.String())
+	return out, nil
+}

@@ -52,6 +52,7 @@ type commitConfig struct {
 	author  *object.Signature
 	parents []string
 	exec    map[string]bool
+	links   map[string]bool
 }
 
 // Executable gives paths the executable file mode.
@@ -62,6 +63,18 @@ func Executable(paths ...string) CommitOption {
 		}
 		for _, p := range paths {
 			c.exec[cleanPath(p)] = true
+		}
+	}
+}
+
+// Symlinks makes paths symbolic links: their content is the link target.
+func Symlinks(paths ...string) CommitOption {
+	return func(c *commitConfig) {
+		if c.links == nil {
+			c.links = map[string]bool{}
+		}
+		for _, p := range paths {
+			c.links[cleanPath(p)] = true
 		}
 	}
 }
@@ -213,6 +226,9 @@ func (r *Repository) commit(branch, message string, files map[string]fileEntry, 
 		f := files[p]
 		if cfg.exec[cleanPath(p)] && f.mode == filemode.Regular {
 			f.mode = filemode.Executable
+		}
+		if cfg.links[cleanPath(p)] && f.mode == filemode.Regular {
+			f.mode = filemode.Symlink
 		}
 		h := f.hash
 		if f.mode != filemode.Submodule {

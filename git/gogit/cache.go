@@ -6,9 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,7 +15,6 @@ import (
 	"github.com/go-git/go-billy/v5/osfs"
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/cache"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-logr/logr"
@@ -122,11 +119,21 @@ func openCache(dir string, rebuild bool) (*filesystem.Storage, error) {
 	return st, nil
 }
 
-// Export writes the files of the revision into dir (empty or missing) —
-// without a .git folder — fetching through the client's Cache: only objects
-// the cache lacks cross the network. A cache repository that is corrupted
-// (does not open, misses objects) is rebuilt from scratch. Submodules are
-// not supported by Export; use Clone for them.
+// Export writes the files of the revision into dir — without a .git folder —
+// fetching through the client's Cache: only objects the cache lacks cross
+// the network. A cache repository that is corrupted (does not open, misses
+// objects) is rebuilt from scratch. Submodules are not supported by Export;
+// use Clone for them.
+//
+// dir must be missing, empty, or a folder an earlier Export of this cache
+// wrote. In the last case Export owns dir: when dir is exactly as that
+// Export left it, only the files that differ between the two revisions are
+// written or removed; when anything in dir was changed (or the earlier
+// revision is no longer cached), dir is emptied and written again. Either
+// way dir ends up holding exactly the new revision's files. The cache keeps a
+// small state file per destination (for the 16 most recent destinations of
+// each remote), never inside dir. Exports into the same dir must use the
+// same Cache and remote, one at a time.
 func (c *Client) Export(ctx context.Context, dir string, opts CloneOptions) (*Result, error) {
 	if c.cache == nil {
 		return nil, fmt.Errorf("%w: Export needs a client built WithCache", git.ErrInvalidOptions)
@@ -142,9 +149,6 @@ func (c *Client) Export(ctx context.Context, dir string, opts CloneOptions) (*Re
 	if r := unchanged(t, opts.LastRevision); r != nil {
 		return r, nil
 	}
-	if err := emptyDir(dir); err != nil {
-		return nil, err
-	}
 	cdir := c.cache.dir(c.url)
 	unlock, err := c.cache.lock(ctx, cdir)
 	if err != nil {
@@ -154,8 +158,18 @@ func (c *Client) Export(ctx context.Context, dir string, opts CloneOptions) (*Re
 
 	var commit *object.Commit
 	var st *filesystem.Storage
+	var ex *exporter
 	for attempt := 0; ; attempt++ {
 		st, err = openCache(cdir, attempt > 0)
+		if err == nil {
+			ex, err = newExporter(ctx, st, dir, strings.TrimSuffix(cdir, ".git")+".exports", opts.SparseDirectories)
+			if err == nil {
+				err = ex.check()
+				if err != nil {
+					return nil, err
+				}
+			}
+		}
 		if err == nil {
 			if err = c.fetch(ctx, st, t, opts.Full); err == nil {
 				commit, err = object.GetCommit(st, t.commit)
@@ -173,14 +187,15 @@ func (c *Client) Export(ctx context.Context, dir string, opts CloneOptions) (*Re
 		}
 		log.Info("rebuilding git cache repository", "reason", err.Error())
 	}
-	if err := writeTree(ctx, st, commit, dir, opts.SparseDirectories); err != nil {
+	inPlace, err := ex.export(commit)
+	if err != nil {
 		return nil, err
 	}
 	out, err := buildCommit(st, t, commit)
 	if err != nil {
 		return nil, err
 	}
-	log.V(1).Info("exported", "revision", out.Revision())
+	log.V(1).Info("exported", "revision", out.Revision(), "inPlace", inPlace)
 	return &Result{Commit: out, Revision: out.Revision()}, nil
 }
 
@@ -189,61 +204,4 @@ func (c *Client) Export(ctx context.Context, dir string, opts CloneOptions) (*Re
 func verifyTree(st *filesystem.Storage, c *object.Commit) error {
 	_, err := object.GetTree(st, c.TreeHash)
 	return err
-}
-
-// writeTree writes the commit's files into dir: regular files, executables
-// (mode 0755) and symbolic links whose target stays inside dir.
-func writeTree(ctx context.Context, st *filesystem.Storage, c *object.Commit, dir string, sparse []string) error {
-	tree, err := object.GetTree(st, c.TreeHash)
-	if err != nil {
-		return err
-	}
-	return tree.Files().ForEach(func(f *object.File) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		name := path.Clean(f.Name)
-		if !sparseIncludes(sparse, name) {
-			return nil
-		}
-		dst := filepath.Join(dir, filepath.FromSlash(name))
-		if err := withinDir(dir, dst); err != nil || name == ".git" || strings.HasPrefix(name, ".git/") {
-			return fmt.Errorf("%w: unsafe path %q in tree", git.ErrInvalidOptions, f.Name)
-		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		r, err := f.Reader()
-		if err != nil {
-			return err
-		}
-		defer r.Close()
-		switch f.Mode {
-		case filemode.Symlink:
-			target, err := io.ReadAll(io.LimitReader(r, 4096))
-			if err != nil {
-				return err
-			}
-			t := string(target)
-			if filepath.IsAbs(t) || withinDir(dir, filepath.Join(filepath.Dir(dst), t)) != nil {
-				return fmt.Errorf("%w: symlink %q points outside the checkout", git.ErrInvalidOptions, f.Name)
-			}
-			return os.Symlink(t, dst)
-		case filemode.Regular, filemode.Executable, filemode.Deprecated:
-			perm := os.FileMode(0o644)
-			if f.Mode == filemode.Executable {
-				perm = 0o755
-			}
-			out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(out, r); err != nil {
-				out.Close()
-				return err
-			}
-			return out.Close()
-		}
-		return nil
-	})
 }

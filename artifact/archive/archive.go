@@ -7,12 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -142,7 +139,6 @@ func Build(ctx context.Context, w io.Writer, dir string, opts Options) (Result, 
 	}
 	bw := bufio.NewWriterSize(zw, 256<<10)
 	a := &archiver{
-		ctx:    ctx,
 		log:    logr.FromContextOrDiscard(ctx),
 		root:   root,
 		tw:     tar.NewWriter(bw),
@@ -155,7 +151,7 @@ func Build(ctx context.Context, w io.Writer, dir string, opts Options) (Result, 
 	}
 	a.caller = parsePatterns(opts.Ignore, nil)
 
-	err = a.walk(nil, base)
+	err = a.run(ctx, base)
 	if err == nil {
 		err = a.tw.Close()
 	}
@@ -180,18 +176,6 @@ type countWriter struct{ n int64 }
 
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
-type archiver struct {
-	ctx     context.Context
-	log     logr.Logger
-	root    *os.Root
-	tw      *tar.Writer
-	caller  []gitignore.Pattern
-	noFile  bool
-	buf     []byte
-	entries int
-	skipped []string
-}
-
 func parsePatterns(lines []string, domain []string) []gitignore.Pattern {
 	var ps []gitignore.Pattern
 	for _, l := range lines {
@@ -206,74 +190,8 @@ func parsePatterns(lines []string, domain []string) []gitignore.Pattern {
 
 var epoch = time.Unix(0, 0).UTC()
 
-// walk archives the directory at rel (path elements from the root). base
-// holds the default and inherited .sourceignore patterns.
-func (a *archiver) walk(rel []string, base []gitignore.Pattern) error {
-	relPath := "."
-	if len(rel) > 0 {
-		relPath = path.Join(rel...)
-	}
-	d, err := a.root.Open(relPath)
-	if err != nil {
-		return err
-	}
-	entries, err := d.ReadDir(-1)
-	d.Close()
-	if err != nil {
-		return err
-	}
-	slices.SortFunc(entries, func(x, y fs.DirEntry) int { return strings.Compare(x.Name(), y.Name()) })
-
-	if !a.noFile {
-		for _, e := range entries {
-			if e.Name() == IgnoreFile && e.Type().IsRegular() {
-				lines, err := a.readIgnoreFile(path.Join(relPath, IgnoreFile))
-				if err != nil {
-					return err
-				}
-				// Copy so sibling directories do not see these patterns.
-				base = append(slices.Clip(base), parsePatterns(lines, slices.Clone(rel))...)
-				break
-			}
-		}
-	}
-	matcher := gitignore.NewMatcher(append(slices.Clip(base), a.caller...))
-
-	for _, e := range entries {
-		if err := a.ctx.Err(); err != nil {
-			return err
-		}
-		elems := append(slices.Clip(rel), e.Name())
-		name := path.Join(elems...)
-		typ := e.Type()
-		if matcher.Match(elems, typ.IsDir()) {
-			continue
-		}
-		switch {
-		case typ.IsDir():
-			if err := a.writeHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: 0o755}); err != nil {
-				return err
-			}
-			if err := a.walk(elems, base); err != nil {
-				return err
-			}
-		case typ.IsRegular():
-			if err := a.writeFile(name, e); err != nil {
-				return err
-			}
-		case typ&fs.ModeSymlink != 0:
-			if err := a.writeSymlink(name); err != nil {
-				return err
-			}
-		default:
-			a.skip(name, "not a regular file, directory or symlink")
-		}
-	}
-	return nil
-}
-
-func (a *archiver) readIgnoreFile(name string) ([]string, error) {
-	f, err := a.root.Open(name)
+func (a *archiver) readIgnoreFile(dir *os.Root, name string) ([]string, error) {
+	f, err := dir.Open(IgnoreFile)
 	if err != nil {
 		return nil, err
 	}
@@ -298,62 +216,6 @@ func (a *archiver) writeHeader(h *tar.Header) error {
 	h.ModTime = epoch
 	a.entries++
 	return a.tw.WriteHeader(h)
-}
-
-func (a *archiver) writeFile(name string, e fs.DirEntry) error {
-	f, err := a.root.OpenFile(name, os.O_RDONLY|noFollow, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		// Replaced by something else since the directory was read.
-		a.skip(name, "changed type while archiving")
-		return nil
-	}
-	mode := int64(0o644)
-	if fi.Mode().Perm()&0o111 != 0 {
-		mode = 0o755
-	}
-	size := fi.Size()
-	if err := a.writeHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: size}); err != nil {
-		return err
-	}
-	for size > 0 {
-		if err := a.ctx.Err(); err != nil {
-			return err
-		}
-		n, err := f.Read(a.buf[:min(int64(len(a.buf)), size)])
-		if n > 0 {
-			if _, werr := a.tw.Write(a.buf[:n]); werr != nil {
-				return werr
-			}
-			size -= int64(n)
-		}
-		if err == io.EOF {
-			return fmt.Errorf("%s: file shrank while archiving", name)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (a *archiver) writeSymlink(name string) error {
-	target, err := a.root.Readlink(name)
-	if err != nil {
-		return err
-	}
-	if reason := a.linkProblem(name, target); reason != "" {
-		a.skip(name, reason)
-		return nil
-	}
-	return a.writeHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: filepath.ToSlash(target), Mode: 0o777})
 }
 
 // linkProblem explains why the link at name (relative to the root) pointing

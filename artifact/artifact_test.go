@@ -212,3 +212,21 @@ func TestArtifactJSONAndDeepCopy(t *testing.T) {
 		t.Error("HasDigest")
 	}
 }
+
+func FuzzParseDigest(f *testing.F) {
+	for _, s := range []string{"sha256:" + sha256Hex, "sha1:" + sha1Hex, "blake3:" + sha256Hex, "sha512:", ":", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := artifact.ParseDigest(s)
+		if err != nil {
+			if !errors.Is(err, artifact.ErrInvalidDigest) {
+				t.Fatalf("error %v does not wrap ErrInvalidDigest", err)
+			}
+			return
+		}
+		if string(d) != s || !d.Algorithm().Available() || d.Algorithm().New().Size()*2 != len(d.Hex()) {
+			t.Fatalf("accepted inconsistent digest %q", s)
+		}
+	})
+}

@@ -12,9 +12,11 @@
 //
 // Rejected entries: absolute names, names that leave the destination ("..",
 // "../x"), names with a backslash; symbolic links that are absolute or that
-// do not resolve to an existing path inside the destination (checked
-// lexically when read and again, following every link, once all entries are
-// written); hard links to anything but a regular file extracted earlier from
+// leave the destination — checked lexically when read, and again by
+// resolving every link through the finished tree, where any step outside
+// the destination, even one that comes back, is refused. A dangling link is
+// accepted only if its target has no ".." element, since descending from
+// inside the destination cannot leave it; with a ".." it must resolve; hard links to anything but a regular file extracted earlier from
 // the same archive; character and block devices, FIFOs and every other entry
 // type. With [Options.SkipUnsafeLinks] unsafe links are left out and reported
 // instead of failing the extraction.

@@ -261,6 +261,11 @@ func (x *extractor) run(ctx context.Context, r io.Reader) error {
 	// resolution that steps outside, even through a chain of links.
 	for _, h := range x.links {
 		if _, err := x.root.Stat(h.Name); err != nil {
+			// A dangling link is kept when its target has no ".." element:
+			// descending from inside the destination cannot leave it.
+			if errors.Is(err, fs.ErrNotExist) && !hasDotDot(h.Linkname) {
+				continue
+			}
 			if x.skip {
 				x.skipped = append(x.skipped, h.Name)
 				if err := x.root.Remove(h.Name); err != nil {
@@ -272,6 +277,15 @@ func (x *extractor) run(ctx context.Context, r io.Reader) error {
 		}
 	}
 	return nil
+}
+
+func hasDotDot(target string) bool {
+	for _, e := range strings.Split(target, "/") {
+		if e == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // cleanName validates an entry name (or hard link target) and returns it

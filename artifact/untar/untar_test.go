@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -183,18 +184,34 @@ var (
 
 func manyEntries(t testing.TB) []byte {
 	manyOnce.Do(func() {
-		var raw bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&raw, gzip.BestSpeed)
-		tw := tar.NewWriter(zw)
-		for i := range 100_000 {
-			name := "f" + strings.Repeat("0", 6-len(itoa(i))) + itoa(i)
-			if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644}); err != nil {
-				t.Fatal(err)
-			}
+		// One header made by archive/tar, then copied with its name and
+		// checksum patched: far cheaper than 100,000 WriteHeader calls.
+		var hb bytes.Buffer
+		tw := tar.NewWriter(&hb)
+		if err := tw.WriteHeader(&tar.Header{Name: "f000000", Typeflag: tar.TypeReg, Mode: 0o644, Format: tar.FormatUSTAR}); err != nil {
+			t.Fatal(err)
 		}
-		tw.Close()
+		tw.Flush()
+		tmpl := hb.Bytes()[:512]
+		raw := make([]byte, 0, 100_000*512+1024)
+		for i := range 100_000 {
+			blk := append([]byte(nil), tmpl...)
+			name := "f" + strings.Repeat("0", 6-len(itoa(i))) + itoa(i)
+			copy(blk[0:100], name)
+			copy(blk[148:156], "        ")
+			sum := 0
+			for _, c := range blk {
+				sum += int(c)
+			}
+			copy(blk[148:156], fmt.Sprintf("%06o\x00 ", sum))
+			raw = append(raw, blk...)
+		}
+		raw = append(raw, make([]byte, 1024)...)
+		var out bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&out, gzip.BestSpeed)
+		zw.Write(raw)
 		zw.Close()
-		manyBytes = raw.Bytes()
+		manyBytes = out.Bytes()
 	})
 	return manyBytes
 }
@@ -258,7 +275,7 @@ func TestHostileArchives(t *testing.T) {
 		}, untar.Options{}, nil},
 		{"bomb past total limit", func(t testing.TB) []byte { return makeTar(t, true, bomb...) }, untar.Options{MaxBytes: 1 << 20}, untar.ErrLimitExceeded},
 		{"file past file limit", func(t testing.TB) []byte { return makeTar(t, true, file("big", zeros)) }, untar.Options{MaxFileBytes: 1000}, untar.ErrLimitExceeded},
-		{"100,000 entries", manyEntries, untar.Options{MaxEntries: 10_000}, untar.ErrLimitExceeded},
+		{"100,000 entries", manyEntries, untar.Options{MaxEntries: 1000}, untar.ErrLimitExceeded},
 		{"long path", func(t testing.TB) []byte { return makeTar(t, true, file(strings.Repeat("a/", 600)+"f", "x")) }, untar.Options{}, untar.ErrLimitExceeded},
 		{"char device", func(t testing.TB) []byte { return makeTar(t, true, ent{name: "dev", typ: tar.TypeChar, size: -1}) }, untar.Options{}, untar.ErrUnsupportedEntry},
 		{"block device", func(t testing.TB) []byte { return makeTar(t, true, ent{name: "dev", typ: tar.TypeBlock, size: -1}) }, untar.Options{}, untar.ErrUnsupportedEntry},

@@ -11,8 +11,8 @@ import (
 func TestDeterministicAndValid(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
-	text := bytes.Repeat([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"), 20000)
-	random := make([]byte, 300<<10)
+	text := bytes.Repeat([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"), 4000)
+	random := make([]byte, 100<<10)
 	for i := range random {
 		random[i] = byte(rng.Uint32())
 	}
@@ -26,7 +26,7 @@ func TestDeterministicAndValid(t *testing.T) {
 	}
 	for name, in := range inputs {
 		var ref []byte
-		for _, workers := range []int{1, 2, 3, 8} {
+		for _, workers := range []int{1, 3, 8} {
 			var buf bytes.Buffer
 			z, err := NewWriter(&buf, 6, 64<<10, workers)
 			if err != nil {

@@ -63,12 +63,12 @@ func TestLinkImplicitEdges(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		"Widget.example.com/apps/w": {"Namespace/apps", "CustomResourceDefinition.apiextensions.k8s.io/widgets.example.com"},
-		"Role.rbac.authorization.k8s.io/apps/r": {"Namespace/apps"},
+		"Widget.example.com/apps/w":                     {"Namespace/apps", "CustomResourceDefinition.apiextensions.k8s.io/widgets.example.com"},
+		"Role.rbac.authorization.k8s.io/apps/r":         {"Namespace/apps"},
 		"RoleBinding.rbac.authorization.k8s.io/apps/rb": {"Namespace/apps", "Role.rbac.authorization.k8s.io/apps/r"},
-		"ServiceAccount/apps/sa":   {"Namespace/apps"},
-		"Deployment.apps/apps/web": {"Namespace/apps", "ServiceAccount/apps/sa"},
-		"CronJob.batch/apps/cron":  {"Namespace/apps", "ServiceAccount/apps/sa"},
+		"ServiceAccount/apps/sa":                        {"Namespace/apps"},
+		"Deployment.apps/apps/web":                      {"Namespace/apps", "ServiceAccount/apps/sa"},
+		"CronJob.batch/apps/cron":                       {"Namespace/apps", "ServiceAccount/apps/sa"},
 		"ValidatingWebhookConfiguration.admissionregistration.k8s.io/hook": {
 			"Namespace/apps", "CustomResourceDefinition.apiextensions.k8s.io/widgets.example.com", "Widget.example.com/apps/w",
 			"Role.rbac.authorization.k8s.io/apps/r", "RoleBinding.rbac.authorization.k8s.io/apps/rb", "ServiceAccount/apps/sa",
@@ -93,7 +93,7 @@ func TestLinkExplicitErrors(t *testing.T) {
 		want  []string
 	}{
 		{
-			name: "unknown dependency",
+			name:  "unknown dependency",
 			items: itemsOf(withDependsOn(obj("v1", "ConfigMap", "ns", "a", nil), "/namespaces/ns/ConfigMap/missing")),
 			want:  []string{"ConfigMap/ns/a depends on ConfigMap/ns/missing, which is not in the set"},
 		},

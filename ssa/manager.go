@@ -111,6 +111,7 @@ type Manager struct {
 	owner       Owner
 	concurrency int
 	takeover    []TakeoverManager
+	watcher     client.WithWatch
 }
 
 // Option configures a Manager.
@@ -133,11 +134,20 @@ func WithTakeoverManagers(managers ...TakeoverManager) Option {
 	return func(m *Manager) { m.takeover = append([]TakeoverManager(nil), managers...) }
 }
 
+// WithWatchClient sets the client Wait uses to list and watch, for a
+// Manager whose main client cannot watch (a controller-runtime cached client,
+// say). By default the main client is used when it implements
+// client.WithWatch.
+func WithWatchClient(w client.WithWatch) Option {
+	return func(m *Manager) { m.watcher = w }
+}
+
 // NewManager returns a Manager that talks to the cluster through c and maps
 // kinds with c.RESTMapper(). c should read from the API server, not from a
-// cache: the Manager compares dry-run results with live objects. For Wait
-// and for the waits inside Apply and Prune, c must implement
-// client.WithWatch (client.NewWithWatch returns one).
+// cache: the Manager compares dry-run results with live objects. Wait and
+// the waits inside Apply and Prune need a client that implements
+// client.WithWatch (client.NewWithWatch returns one): c itself, or the one
+// given WithWatchClient.
 func NewManager(c client.Client, owner Owner, opts ...Option) (*Manager, error) {
 	if c == nil {
 		return nil, errors.New("ssa: nil client")
@@ -160,6 +170,9 @@ func NewManager(c client.Client, owner Owner, opts ...Option) (*Manager, error) 
 	}
 	for _, o := range opts {
 		o(m)
+	}
+	if m.watcher == nil {
+		m.watcher, _ = c.(client.WithWatch)
 	}
 	return m, nil
 }

@@ -150,9 +150,9 @@ func (m *Manager) watchUntil(ctx context.Context, objs []*unstructured.Unstructu
 	if len(objs) == 0 {
 		return nil
 	}
-	wc, ok := m.client.(client.WithWatch)
-	if !ok {
-		return errors.New("the Manager's client cannot watch: build it with client.NewWithWatch")
+	wc := m.watcher
+	if wc == nil {
+		return errors.New("the Manager's client cannot watch: build it with client.NewWithWatch or pass WithWatchClient")
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, timeout)

@@ -19,8 +19,8 @@ type object struct {
 	conditions []metav1.Condition
 }
 
-func (o *object) GetGeneration() int64                 { return o.generation }
-func (o *object) GetConditions() []metav1.Condition    { return o.conditions }
+func (o *object) GetGeneration() int64                  { return o.generation }
+func (o *object) GetConditions() []metav1.Condition     { return o.conditions }
 func (o *object) SetConditions(list []metav1.Condition) { o.conditions = list }
 
 func types(o conditions.Getter) []string {

@@ -84,4 +84,3 @@ func Summarize(to Setter, s Summary) {
 	}
 	MarkTrue(to, Ready, reason, "%s", s.SuccessMessage)
 }
-

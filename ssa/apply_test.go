@@ -80,10 +80,10 @@ spec:
 		t.Fatalf("Apply: %v", err)
 	}
 	want := map[string]ssa.Action{
-		"Widget." + group + "/" + ns + "/one":                                           ssa.ActionCreated,
-		"Widget." + group + "/" + ns + "/two":                                           ssa.ActionCreated,
-		"Namespace/" + ns:                                                              ssa.ActionCreated,
-		"CustomResourceDefinition.apiextensions.k8s.io/widgets." + group:               ssa.ActionCreated,
+		"Widget." + group + "/" + ns + "/one":                            ssa.ActionCreated,
+		"Widget." + group + "/" + ns + "/two":                            ssa.ActionCreated,
+		"Namespace/" + ns:                                                ssa.ActionCreated,
+		"CustomResourceDefinition.apiextensions.k8s.io/widgets." + group: ssa.ActionCreated,
 	}
 	if diff := cmp.Diff(want, actions(cs)); diff != "" {
 		t.Errorf("first apply (-want +got):\n%s", diff)
@@ -212,7 +212,8 @@ func TestApplyValidation(t *testing.T) {
 		opts ssa.ApplyOptions
 		want []string
 	}{
-		{"namespace on cluster-scoped", "apiVersion: v1\nkind: Namespace\nmetadata: {name: x, namespace: y}\n", ssa.ApplyOptions{}, []string{"Namespace/y/x", "cluster-scoped"}},
+		{"namespace on cluster-scoped", "apiVersion: v1\nkind: Namespace\nmetadata: {name: cx, namespace: cy}\n", ssa.ApplyOptions{}, []string{"Namespace/cy/cx", "cluster-scoped"}},
+		{"namespace not a string", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: 12}\n", ssa.ApplyOptions{}, []string{"metadata.namespace"}},
 		{"no default namespace", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", ssa.ApplyOptions{}, []string{"ConfigMap/x", "no default namespace"}},
 		{"duplicate", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", ssa.ApplyOptions{DefaultNamespace: "d"}, []string{"ConfigMap/d/x appears more than once"}},
 		{"bad policy", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, annotations: {ssa.gitopskit.dev/apply: Sometimes}}\n", ssa.ApplyOptions{DefaultNamespace: "d"}, []string{"ConfigMap/d/x", "Sometimes"}},
@@ -456,14 +457,14 @@ metadata: {name: c}
 	cyc := objects(t, fmt.Sprintf(`
 apiVersion: v1
 kind: ConfigMap
-metadata: {name: x, annotations: {config.kubernetes.io/depends-on: /namespaces/%[1]s/ConfigMap/y}}
+metadata: {name: cx, annotations: {config.kubernetes.io/depends-on: /namespaces/%[1]s/ConfigMap/cy}}
 ---
 apiVersion: v1
 kind: ConfigMap
-metadata: {name: y, annotations: {config.kubernetes.io/depends-on: /namespaces/%[1]s/ConfigMap/x}}
+metadata: {name: cy, annotations: {config.kubernetes.io/depends-on: /namespaces/%[1]s/ConfigMap/cx}}
 `, ns))
 	_, err := m.Apply(ctx, cyc, ssa.ApplyOptions{DefaultNamespace: ns})
-	if !errors.Is(err, ssa.ErrDependency) || !strings.Contains(err.Error(), "ConfigMap/"+ns+"/x -> ConfigMap/"+ns+"/y -> ConfigMap/"+ns+"/x") {
+	if !errors.Is(err, ssa.ErrDependency) || !strings.Contains(err.Error(), "ConfigMap/"+ns+"/cx -> ConfigMap/"+ns+"/cy -> ConfigMap/"+ns+"/cx") {
 		t.Errorf("cycle: %v", err)
 	}
 }
@@ -476,7 +477,7 @@ func TestImpersonatedClientWithoutRBAC(t *testing.T) {
 	env.Create(t,
 		&rbacv1.Role{
 			ObjectMeta: metav1.ObjectMeta{Name: "configmaps", Namespace: ns},
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "patch", "update"}}},
+			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "patch", "update"}}},
 		},
 		&rbacv1.RoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: "configmaps", Namespace: ns},

@@ -64,6 +64,11 @@ func (m *Manager) prepare(ctx context.Context, objs []*unstructured.Unstructured
 }
 
 func (m *Manager) prepareOne(ctx context.Context, in *unstructured.Unstructured, defaultNS string, crdScopes map[schema.GroupKind]string) (*item, error) {
+	for _, f := range []string{"name", "namespace"} {
+		if _, _, err := unstructured.NestedString(in.Object, "metadata", f); err != nil {
+			return nil, fmt.Errorf("%w: %s: metadata.%s: %w", ErrInvalidObject, IDOf(in), f, err)
+		}
+	}
 	gvk := in.GroupVersionKind()
 	if gvk.Kind == "" || gvk.Version == "" || in.GetName() == "" {
 		return nil, fmt.Errorf("%w: %s: apiVersion, kind and metadata.name are required", ErrInvalidObject, IDOf(in))

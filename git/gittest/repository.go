@@ -2,6 +2,7 @@ package gittest
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
@@ -268,6 +270,26 @@ func (r *Repository) commit(branch, message string, files map[string]fileEntry, 
 	return h.String(), st.SetReference(plumbing.NewHashReference(refName, h))
 }
 
+// latestCommitTime returns the newest commit time of the branch tips (zero
+// without commits), so new commits of an imported repository come after it.
+func (r *Repository) latestCommitTime() time.Time {
+	var latest time.Time
+	refs, err := r.storage().IterReferences()
+	if err != nil {
+		return latest
+	}
+	_ = refs.ForEach(func(ref *plumbing.Reference) error {
+		if ref.Type() != plumbing.HashReference {
+			return nil
+		}
+		if c, err := object.GetCommit(r.storage(), ref.Hash()); err == nil && c.Committer.When.After(latest) {
+			latest = c.Committer.When
+		}
+		return nil
+	})
+	return latest.UTC()
+}
+
 // tick returns strictly increasing commit times so histories order well.
 func (r *Repository) tick() time.Time {
 	if r.now.IsZero() {
@@ -504,4 +526,45 @@ func (r *Repository) ReadFile(commit, name string) (string, error) {
 	var b bytes.Buffer
 	_, err = io.Copy(&b, rd)
 	return b.String(), err
+}
+
+// Pack moves the repository's loose objects into one pack file: a large
+// fixture then takes a few files instead of thousands, and is quicker to
+// copy (ImportRepository) and to serve.
+func (r *Repository) Pack() {
+	r.tb.Helper()
+	r.lock.Lock()
+	defer r.lock.Unlock()
+	st := r.storage()
+	var loose []plumbing.Hash
+	err := st.ForEachObjectHash(func(h plumbing.Hash) error {
+		loose = append(loose, h)
+		return nil
+	})
+	if err != nil || len(loose) == 0 {
+		if err != nil {
+			r.fatal(err)
+		}
+		return
+	}
+	w, err := st.PackfileWriter()
+	if err != nil {
+		r.fatal(err)
+	}
+	if _, err := packfile.NewEncoder(w, st, false).Encode(loose, 0); err != nil {
+		w.Close()
+		r.fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		r.fatal(err)
+	}
+	st = r.storage() // see the new pack
+	for _, h := range loose {
+		if err := st.DeleteLooseObject(h); err != nil {
+			r.fatal(err)
+		}
+		if err := st.HasEncodedObject(h); err != nil {
+			r.fatal(fmt.Errorf("object %s missing from the new pack: %w", h, err))
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -281,4 +282,64 @@ func (s *Server) InitRepository(name string) *Repository {
 		s.tb.Fatalf("gittest: %v", err)
 	}
 	return &Repository{tb: s.tb, name: name, dir: dir, lock: s.lock(name)}
+}
+
+// ImportRepository serves a copy of the bare repository in src under name
+// (which must end in ".git"), for fixtures built once and kept between test
+// runs. Objects are hard-linked when src is on the same file system (git
+// never changes an object file in place); everything else is copied, so
+// commits and pushes to the served copy never reach src.
+func (s *Server) ImportRepository(name, src string) *Repository {
+	s.tb.Helper()
+	if !repoName.MatchString(name) || strings.Contains(name, "..") {
+		s.tb.Fatalf("gittest: invalid repository name %q", name)
+	}
+	if _, err := os.Stat(filepath.Join(src, "HEAD")); err != nil {
+		s.tb.Fatalf("gittest: %s is not a bare repository: %v", src, err)
+	}
+	dir := filepath.Join(s.root, filepath.FromSlash(name))
+	if err := copyRepository(src, dir); err != nil {
+		s.tb.Fatalf("gittest: import %s: %v", name, err)
+	}
+	r := &Repository{tb: s.tb, name: name, dir: dir, lock: s.lock(name)}
+	r.now = r.latestCommitTime()
+	return r
+}
+
+// copyRepository copies the bare repository src to dst, hard-linking
+// object files when it can.
+func copyRepository(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case !d.Type().IsRegular():
+			return nil // a bare repository holds regular files only
+		}
+		if strings.HasPrefix(filepath.ToSlash(rel), "objects/") && os.Link(p, target) == nil {
+			return nil
+		}
+		in, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
 }

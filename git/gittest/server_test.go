@@ -55,3 +55,47 @@ func TestGitCLICloneOverHTTP(t *testing.T) {
 		})
 	}
 }
+
+func TestImportRepository(t *testing.T) {
+	t.Parallel()
+	src := gittest.NewServer(t).InitRepository("src.git")
+	first := src.Commit("main", "first", map[string]string{"a.txt": "a\n"})
+
+	srv := gittest.NewServer(t)
+	cp := srv.ImportRepository("copy.git", src.Dir())
+	second := cp.Commit("main", "second", map[string]string{"a.txt": "b\n"})
+	if got := src.Resolve("main"); got != first {
+		t.Fatalf("a commit to the copy reached the source: main = %s", got)
+	}
+	if got := cp.Resolve("main"); got != second {
+		t.Fatalf("copy main = %s, want %s", got, second)
+	}
+	if got, err := cp.ReadFile(second, "a.txt"); err != nil || got != "b\n" {
+		t.Fatalf("a.txt = %q, %v", got, err)
+	}
+	dst := filepath.Join(t.TempDir(), "clone")
+	gitCLI(t, ".", "clone", "--quiet", srv.HTTPURL("copy.git"), dst)
+	if got := gitCLI(t, dst, "log", "--format=%H"); got != second+"\n"+first {
+		t.Fatalf("history = %q", got)
+	}
+}
+
+func TestPack(t *testing.T) {
+	t.Parallel()
+	srv := gittest.NewServer(t)
+	repo := srv.InitRepository("app.git")
+	repo.Commit("main", "first", map[string]string{"a.txt": "a\n", "d/b.txt": "b\n"})
+	repo.Pack()
+	head := repo.Commit("main", "second", map[string]string{"a.txt": "a2\n"})
+	repo.Pack()
+	loose, _ := filepath.Glob(filepath.Join(repo.Dir(), "objects", "??", "*"))
+	if len(loose) != 0 {
+		t.Fatalf("loose objects left: %v", loose)
+	}
+	dst := filepath.Join(t.TempDir(), "clone")
+	gitCLI(t, ".", "clone", "--quiet", srv.HTTPURL("app.git"), dst)
+	if got := gitCLI(t, dst, "rev-parse", "HEAD"); got != head {
+		t.Fatalf("HEAD = %s, want %s", got, head)
+	}
+	gitCLI(t, dst, "fsck")
+}

@@ -268,3 +268,53 @@ func FuzzParseInventory(f *testing.F) {
 func keyOf(ns, name string) types.NamespacedName {
 	return types.NamespacedName{Namespace: ns, Name: name}
 }
+
+func TestComputeStatus(t *testing.T) {
+	t.Parallel()
+	cond := func(typ, status string) map[string]any {
+		return map[string]any{"type": typ, "status": status, "message": typ + " says so"}
+	}
+	withConds := func(u *unstructured.Unstructured, conds ...any) *unstructured.Unstructured {
+		_ = unstructured.SetNestedSlice(u.Object, conds, "status", "conditions")
+		return u
+	}
+	rules, err := compileRules([]HealthRule{{Group: "example.com", Kind: "Gate", Current: `self.status.open`, Failed: `self.status.broken`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := func(status map[string]any) *unstructured.Unstructured {
+		return obj("example.com/v1", "Gate", "ns", "g", map[string]any{"status": status})
+	}
+	tests := []struct {
+		name string
+		obj  *unstructured.Unstructured
+		want Status
+	}{
+		{"absent", nil, StatusNotFound},
+		{"stalled", withConds(obj("example.com/v1", "Thing", "ns", "t", nil), cond("Ready", "False"), cond("Stalled", "True")), StatusFailed},
+		{"ready", withConds(obj("example.com/v1", "Thing", "ns", "t", nil), cond("Ready", "True")), StatusCurrent},
+		{"not ready", withConds(obj("example.com/v1", "Thing", "ns", "t", nil), cond("Ready", "False")), StatusInProgress},
+		{"job running", obj("batch/v1", "Job", "ns", "j", map[string]any{"status": map[string]any{"startTime": "2026-01-01T00:00:00Z", "active": int64(1)}}), StatusInProgress},
+		{"job complete", withConds(obj("batch/v1", "Job", "ns", "j", map[string]any{"status": map[string]any{"startTime": "2026-01-01T00:00:00Z"}}), cond("Complete", "True")), StatusCurrent},
+		{"job failed", withConds(obj("batch/v1", "Job", "ns", "j", map[string]any{"status": map[string]any{"startTime": "2026-01-01T00:00:00Z"}}), cond("Failed", "True")), StatusFailed},
+		{"rule current", gate(map[string]any{"open": true, "broken": false}), StatusCurrent},
+		{"rule failed first", gate(map[string]any{"open": true, "broken": true}), StatusFailed},
+		{"rule no match", gate(map[string]any{"open": false, "broken": false}), StatusInProgress},
+		{"rule eval error", gate(map[string]any{}), StatusInProgress},
+	}
+	for _, tt := range tests {
+		id := ObjectID{Kind: "x"}
+		if tt.obj != nil {
+			id = IDOf(tt.obj)
+		}
+		if got := computeStatus(id, tt.obj, rules); got.Status != tt.want {
+			t.Errorf("%s: status = %s (%s), want %s", tt.name, got.Status, got.Message, tt.want)
+		}
+	}
+	if _, err := compileRules([]HealthRule{{Kind: "X", Current: "1 +"}}); err == nil {
+		t.Error("bad expression compiled")
+	}
+	if _, err := compileRules([]HealthRule{{Kind: "X", Current: strings.Repeat("a", maxExpression+1)}}); err == nil {
+		t.Error("oversized expression compiled")
+	}
+}

@@ -18,6 +18,9 @@ var (
 	// ErrNonFastForward reports a push rejected because it would lose commits
 	// on the remote; pull first or push with Force.
 	ErrNonFastForward = errors.New("non-fast-forward update rejected")
+	// ErrSizeLimit reports a transfer larger than the caller's limit (see
+	// gogit.CloneOptions.MaxFetchSize); nothing of it is kept.
+	ErrSizeLimit = errors.New("size limit exceeded")
 	// ErrInvalidOptions reports options that contradict each other or are
 	// unsafe (for example credentials over plain http).
 	ErrInvalidOptions = errors.New("invalid options")

@@ -135,6 +135,8 @@ func openCache(dir string, rebuild bool) (*filesystem.Storage, error) {
 // each remote), never inside dir. Exports into the same dir must use the
 // same Cache and remote, one at a time.
 func (c *Client) Export(ctx context.Context, dir string, opts CloneOptions) (*Result, error) {
+	ctx, cancel := withTimeout(ctx, opts.Timeout)
+	defer cancel()
 	if c.cache == nil {
 		return nil, fmt.Errorf("%w: Export needs a client built WithCache", git.ErrInvalidOptions)
 	}
@@ -171,7 +173,7 @@ func (c *Client) Export(ctx context.Context, dir string, opts CloneOptions) (*Re
 			}
 		}
 		if err == nil {
-			if err = c.fetch(ctx, st, t, opts.Full); err == nil {
+			if err = c.fetch(ctx, st, t, opts); err == nil {
 				commit, err = object.GetCommit(st, t.commit)
 				if err == nil {
 					err = verifyTree(st, commit)
@@ -181,8 +183,10 @@ func (c *Client) Export(ctx context.Context, dir string, opts CloneOptions) (*Re
 		if err == nil {
 			break
 		}
+		removeTempPacks(cdir)
 		if attempt > 0 || ctx.Err() != nil || errors.Is(err, git.ErrAuthentication) ||
-			errors.Is(err, git.ErrHostKey) || errors.Is(err, git.ErrReferenceNotFound) {
+			errors.Is(err, git.ErrHostKey) || errors.Is(err, git.ErrReferenceNotFound) ||
+			errors.Is(err, git.ErrSizeLimit) {
 			return nil, err
 		}
 		log.Info("rebuilding git cache repository", "reason", err.Error())

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 	gogit "github.com/go-git/go-git/v5"
@@ -74,6 +77,47 @@ type CloneOptions struct {
 	// RecurseSubmodules checks out submodules, recursively. Credentials are
 	// reused only for submodules on the same host as the remote.
 	RecurseSubmodules bool
+	// MaxFetchSize bounds the pack data one fetch may receive, in bytes:
+	// past it the fetch fails with git.ErrSizeLimit and what was received is
+	// dropped. Zero means DefaultMaxFetchSize; negative means no limit.
+	MaxFetchSize int64
+	// Timeout bounds the whole call (reference listing, fetch, checkout);
+	// ctx may end it sooner. Zero means DefaultTimeout; negative means no
+	// limit other than ctx.
+	Timeout time.Duration
+}
+
+// Defaults of CloneOptions and PushOptions.
+const (
+	// DefaultMaxFetchSize is the default CloneOptions.MaxFetchSize: 1 GiB of
+	// pack data, well above a GitOps repository, well below a full disk.
+	DefaultMaxFetchSize int64 = 1 << 30
+	// DefaultTimeout is the default time limit of Clone, Export, Resolve and
+	// Push.
+	DefaultTimeout = 10 * time.Minute
+)
+
+// withTimeout applies an options' Timeout (zero: DefaultTimeout, negative:
+// none) to ctx.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	switch {
+	case d < 0:
+		return context.WithCancel(ctx)
+	case d == 0:
+		d = DefaultTimeout
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// fetchLimit resolves CloneOptions.MaxFetchSize.
+func fetchLimit(n int64) int64 {
+	switch {
+	case n == 0:
+		return DefaultMaxFetchSize
+	case n < 0:
+		return math.MaxInt64
+	}
+	return n
 }
 
 // Result is the outcome of Clone or Export.
@@ -97,8 +141,10 @@ type target struct {
 }
 
 // Resolve asks the remote (ls-remote) which commit ref designates, without
-// fetching objects.
+// fetching objects. It gives up after DefaultTimeout, or when ctx ends.
 func (c *Client) Resolve(ctx context.Context, ref git.Reference) (string, error) {
+	ctx, cancel := withTimeout(ctx, 0)
+	defer cancel()
 	t, err := c.resolve(ctx, ref)
 	if err != nil {
 		return "", err
@@ -189,7 +235,7 @@ func (c *Client) lsRemote(ctx context.Context) (refs map[string]plumbing.Hash, h
 		PeelingOption: gogit.AppendPeeled,
 	})
 	if err != nil {
-		return nil, "", c.tr.Sanitize("list references of", err)
+		return nil, "", c.tr.Sanitize(ctx, "list references of", err)
 	}
 	refs = make(map[string]plumbing.Hash, len(list))
 	for _, r := range list {
@@ -257,6 +303,8 @@ func unchanged(t *target, last string) *Result {
 // Clone checks out the revision into dir, which must be empty or missing,
 // as a git repository (dir/.git) that Commit and Push can work on.
 func (c *Client) Clone(ctx context.Context, dir string, opts CloneOptions) (*Result, error) {
+	ctx, cancel := withTimeout(ctx, opts.Timeout)
+	defer cancel()
 	log := logr.FromContextOrDiscard(ctx).WithValues("url", git.RedactURL(c.url), "ref", opts.Reference.String())
 	t, err := c.resolve(ctx, opts.Reference)
 	if err != nil {
@@ -276,7 +324,8 @@ func (c *Client) Clone(ctx context.Context, dir string, opts CloneOptions) (*Res
 	if _, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{c.url}}); err != nil {
 		return nil, err
 	}
-	if err := c.fetch(ctx, repo.Storer, t, opts.Full); err != nil {
+	if err := c.fetch(ctx, repo.Storer, t, opts); err != nil {
+		removeTempPacks(filepath.Join(dir, ".git"))
 		return nil, err
 	}
 	commit, err := object.GetCommit(repo.Storer, t.commit)
@@ -312,15 +361,17 @@ func (c *Client) Clone(ctx context.Context, dir string, opts CloneOptions) (*Res
 	return &Result{Commit: out, Revision: out.Revision()}, nil
 }
 
-// fetch brings the target's objects into st: depth 1 unless full. A bare
-// commit is fetched by its SHA when the server allows it, else through the
-// branch (or all branches) history.
-func (c *Client) fetch(ctx context.Context, st storage.Storer, t *target, full bool) error {
+// fetch brings the target's objects into st: depth 1 unless opts.Full, at
+// most opts.MaxFetchSize bytes of pack data. A bare commit is fetched by its
+// SHA when the server allows it, else through the branch (or all branches)
+// history.
+func (c *Client) fetch(ctx context.Context, st storage.Storer, t *target, opts CloneOptions) error {
 	depth := 1
-	if full {
+	if opts.Full {
 		depth = 0
 	}
-	remote := gogit.NewRemote(st, &config.RemoteConfig{Name: "origin", URLs: []string{c.url}})
+	limited := &limitedStorer{Storer: st, limit: fetchLimit(opts.MaxFetchSize)}
+	remote := gogit.NewRemote(limited, &config.RemoteConfig{Name: "origin", URLs: []string{c.url}})
 	do := func(depth int, specs ...config.RefSpec) error {
 		err := remote.FetchContext(ctx, &gogit.FetchOptions{
 			RemoteName:   "origin",
@@ -358,12 +409,54 @@ func (c *Client) fetch(ctx context.Context, st storage.Storer, t *target, full b
 		if errors.Is(err, gogit.ErrExactSHA1NotSupported) || strings.Contains(err.Error(), "couldn't find remote ref") {
 			err = fmt.Errorf("%w: %v", git.ErrReferenceNotFound, err)
 		}
-		return c.tr.Sanitize("fetch from", err)
+		return c.tr.Sanitize(ctx, "fetch from", err)
 	}
 	if _, err := st.EncodedObject(plumbing.CommitObject, t.commit); err != nil {
 		return fmt.Errorf("%w: commit %s", git.ErrReferenceNotFound, t.commit)
 	}
 	return nil
+}
+
+// limitedStorer is a storage whose incoming pack files may not exceed
+// limit bytes. go-git streams every fetched pack through PackfileWriter.
+type limitedStorer struct {
+	storage.Storer
+	limit int64
+}
+
+// PackfileWriter implements storer.PackfileWriter.
+func (s *limitedStorer) PackfileWriter() (io.WriteCloser, error) {
+	pw, ok := s.Storer.(storer.PackfileWriter)
+	if !ok {
+		return nil, errors.New("this storage cannot receive a pack file")
+	}
+	w, err := pw.PackfileWriter()
+	if err != nil {
+		return nil, err
+	}
+	return &limitedWriter{WriteCloser: w, left: s.limit}, nil
+}
+
+type limitedWriter struct {
+	io.WriteCloser
+	left int64
+}
+
+func (w *limitedWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > w.left {
+		return 0, fmt.Errorf("%w: the fetched pack is larger than the limit (CloneOptions.MaxFetchSize)", git.ErrSizeLimit)
+	}
+	w.left -= int64(len(p))
+	return w.WriteCloser.Write(p)
+}
+
+// removeTempPacks removes the half-written pack files a failed fetch left
+// in the repository at gitDir (go-git keeps them when a pack is cut short).
+func removeTempPacks(gitDir string) {
+	tmps, _ := filepath.Glob(filepath.Join(gitDir, "objects", "pack", "tmp_pack_*"))
+	for _, t := range tmps {
+		_ = os.Remove(t)
+	}
 }
 
 // buildCommit converts a go-git commit, with the annotated tag it went

@@ -11,6 +11,16 @@
 // Commit > Name > SemVer > Tag > Branch > remote HEAD. Fetches are shallow
 // (depth 1) unless CloneOptions.Full.
 //
+// Every call that talks to a remote is bounded: a fetch receives at most
+// CloneOptions.MaxFetchSize bytes of pack data (DefaultMaxFetchSize, 1 GiB,
+// by default; git.ErrSizeLimit past it), and each call ends after its
+// Timeout (DefaultTimeout, 10 minutes, by default) or when ctx ends.
+//
+// Export into a folder it wrote before updates it in place: only the files
+// that differ between the two revisions are written or removed, after the
+// folder has been checked against what the previous Export recorded; a
+// folder changed since is written whole again.
+//
 // Nothing is installed in go-git's global protocol table: CA bundles, client
 // certificates and proxies are passed per call, and errors are scrubbed of
 // credentials and URL userinfo before they are returned.

@@ -114,11 +114,16 @@ type PushOptions struct {
 	Force bool
 	// Options are push options (git push -o key=value).
 	Options map[string]string
+	// Timeout bounds the push; ctx may end it sooner. Zero means
+	// DefaultTimeout; negative means no limit other than ctx.
+	Timeout time.Duration
 }
 
 // Push pushes from the repository in dir to the client's remote. A push
 // that would lose commits on the remote fails with git.ErrNonFastForward.
 func (c *Client) Push(ctx context.Context, dir string, opts PushOptions) error {
+	ctx, cancel := withTimeout(ctx, opts.Timeout)
+	defer cancel()
 	repo, err := gogit.PlainOpen(dir)
 	if err != nil {
 		return err
@@ -166,7 +171,7 @@ func (c *Client) Push(ctx context.Context, dir string, opts PushOptions) error {
 			strings.Contains(msg, "stale info") || strings.Contains(msg, "fetch first") {
 			err = fmt.Errorf("%w: %v", git.ErrNonFastForward, err)
 		}
-		return c.tr.Sanitize("push to", err)
+		return c.tr.Sanitize(ctx, "push to", err)
 	}
 	return nil
 }

@@ -152,8 +152,10 @@ type Error struct {
 func (e *Error) Error() string   { return e.msg }
 func (e *Error) Unwrap() []error { return e.causes }
 
-// Sanitize scrubs err (see Error), naming the operation op.
-func (s *Settings) Sanitize(op string, err error) error {
+// Sanitize scrubs err (see Error), naming the operation op. When ctx has
+// ended, the error unwraps to ctx.Err() too: go-git flattens the errors of
+// a cancelled request into text.
+func (s *Settings) Sanitize(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -168,6 +170,7 @@ func (s *Settings) Sanitize(op string, err error) error {
 		{git.ErrReferenceNotFound, git.ErrReferenceNotFound},
 		{git.ErrNonFastForward, git.ErrNonFastForward},
 		{git.ErrInvalidOptions, git.ErrInvalidOptions},
+		{git.ErrSizeLimit, git.ErrSizeLimit},
 	} {
 		if errors.Is(err, m.from) {
 			causes = append(causes, m.to)
@@ -178,7 +181,7 @@ func (s *Settings) Sanitize(op string, err error) error {
 		causes = append(causes, git.ErrAuthentication)
 	}
 	for _, ctxErr := range []error{context.Canceled, context.DeadlineExceeded} {
-		if errors.Is(err, ctxErr) {
+		if errors.Is(err, ctxErr) || errors.Is(ctx.Err(), ctxErr) {
 			causes = append(causes, ctxErr)
 		}
 	}

@@ -1,6 +1,7 @@
 package gittest_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,4 +99,42 @@ func TestPack(t *testing.T) {
 		t.Fatalf("HEAD = %s, want %s", got, head)
 	}
 	gitCLI(t, dst, "fsck")
+}
+
+func TestGitCLIFetchIntoExistingClone(t *testing.T) {
+	t.Parallel()
+	srv := gittest.NewServer(t, gittest.WithBasicAuth("alice", "s3cret"))
+	for i, tc := range []struct {
+		name  string
+		clone []string
+		fetch []string
+	}{
+		{"full", nil, nil},
+		{"shallow", []string{"--depth", "1"}, nil},
+		{"shallow, fetch deepening by one", []string{"--depth", "1"}, []string{"--depth", "1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			name := fmt.Sprintf("app%d.git", i)
+			repo := srv.InitRepository(name)
+			repo.Commit("main", "first", map[string]string{"README.md": "hello\n", "deploy/app.yaml": "kind: X\n"})
+			repo.Commit("main", "second", map[string]string{"deploy/app.yaml": "kind: Y\n"})
+			url := strings.Replace(srv.HTTPURL(name), "://", "://alice:s3cret@", 1)
+			dst := filepath.Join(t.TempDir(), "clone")
+			gitCLI(t, ".", append(append([]string{"clone", "--quiet"}, tc.clone...), url, dst)...)
+			for i := range 3 {
+				head := repo.Commit("main", "more", map[string]string{"deploy/app.yaml": fmt.Sprintf("kind: Z%d\n", i), "new.txt": tc.name})
+				gitCLI(t, dst, append([]string{"fetch", "--quiet"}, tc.fetch...)...)
+				if got := gitCLI(t, dst, "rev-parse", "origin/main"); got != head {
+					t.Fatalf("origin/main = %s after fetch, want %s", got, head)
+				}
+			}
+			gitCLI(t, dst, "reset", "--quiet", "--hard", "origin/main")
+			data, err := os.ReadFile(filepath.Join(dst, "new.txt"))
+			if err != nil || string(data) != tc.name {
+				t.Fatalf("new.txt = %q, %v", data, err)
+			}
+			gitCLI(t, dst, "fsck", "--no-dangling")
+		})
+	}
 }

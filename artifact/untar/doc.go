@@ -5,7 +5,9 @@
 //
 //   - [DefaultMaxBytes] (100 MiB) of uncompressed tar stream, counted from the
 //     bytes actually read — headers, padding and data — never from what the
-//     headers claim, so a decompression bomb stops at the limit;
+//     headers claim, so a decompression bomb stops at the limit; the bytes
+//     written to files are held to the same limit, because sparse entries
+//     expand holes that are never in the stream;
 //   - a single file may not exceed [Options.MaxFileBytes] (default: the total);
 //   - [DefaultMaxEntries] (50,000) entries;
 //   - [DefaultMaxPathLength] (1,024 bytes) for entry names and link targets.

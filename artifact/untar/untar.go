@@ -207,6 +207,7 @@ type extractor struct {
 	skip     bool
 
 	entries int
+	written int64           // file bytes written
 	dirs    map[string]bool // directories known to exist
 	files   map[string]bool // regular files extracted, for hard links
 	links   []*tar.Header   // symbolic links, created at the end
@@ -378,6 +379,11 @@ func (x *extractor) file(tr *tar.Reader, h *tar.Header, name string) error {
 	if h.Size > x.maxFile {
 		return fmt.Errorf("entry %q: %w: %d bytes, more than %d", name, ErrLimitExceeded, h.Size, x.maxFile)
 	}
+	// Sparse entries expand holes that were never in the stream, so the
+	// bytes written are bounded as well as the bytes read.
+	if h.Size > x.maxBytes-x.written {
+		return fmt.Errorf("entry %q: %w: more than %d bytes in total", name, ErrLimitExceeded, x.maxBytes)
+	}
 	if err := x.mkdirAll(path.Dir(name)); err != nil {
 		return err
 	}
@@ -399,6 +405,7 @@ func (x *extractor) file(tr *tar.Reader, h *tar.Header, name string) error {
 	if n > x.maxFile {
 		return fmt.Errorf("entry %q: %w: more than %d bytes", name, ErrLimitExceeded, x.maxFile)
 	}
+	x.written += n
 	x.files[name] = true
 	return nil
 }

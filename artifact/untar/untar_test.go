@@ -416,3 +416,73 @@ func TestDanglingLinkWithoutDotDotIsKept(t *testing.T) {
 		t.Errorf("tree (-want +got):\n%s", diff)
 	}
 }
+
+// rawHeader returns a 512-byte header block with the given type flag,
+// including types archive/tar refuses to write by hand.
+func rawHeader(t testing.TB, name string, typ byte, size int64) []byte {
+	t.Helper()
+	var hb bytes.Buffer
+	tw := tar.NewWriter(&hb)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Size: size, Mode: 0o644, Format: tar.FormatUSTAR}); err != nil {
+		t.Fatal(err)
+	}
+	_ = tw.Flush()
+	blk := append([]byte(nil), hb.Bytes()[:512]...)
+	blk[156] = typ
+	copy(blk[148:156], "        ")
+	sum := 0
+	for _, c := range blk {
+		sum += int(c)
+	}
+	copy(blk[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	return blk
+}
+
+func pad(b []byte) []byte {
+	if r := len(b) % 512; r != 0 {
+		b = append(b, make([]byte, 512-r)...)
+	}
+	return b
+}
+
+// TestSparseBomb feeds PAX sparse files whose holes expand far beyond the
+// few bytes in the stream: the written-bytes budget must stop them.
+func TestSparseBomb(t *testing.T) {
+	t.Parallel()
+	var raw []byte
+	for i := range 4 {
+		name := fmt.Sprintf("sparse%d", i)
+		const real = 600 << 10 // each under the per-file limit, together over the total
+		rec := func(k, v string) string {
+			s := " " + k + "=" + v + "\n"
+			n := len(s)
+			for len(fmt.Sprint(n))+len(s) != n {
+				n = len(fmt.Sprint(n)) + len(s)
+			}
+			return fmt.Sprint(n) + s
+		}
+		records := rec("GNU.sparse.major", "1") + rec("GNU.sparse.minor", "0") + rec("GNU.sparse.name", name) + rec("GNU.sparse.realsize", fmt.Sprint(real))
+		raw = append(raw, rawHeader(t, "PaxHeaders/"+name, tar.TypeXHeader, int64(len(records)))...)
+		raw = append(raw, pad([]byte(records))...)
+		sparseMap := pad([]byte(fmt.Sprintf("1\n%d\n1\n", real-1)))
+		raw = append(raw, rawHeader(t, name, tar.TypeReg, int64(len(sparseMap)+1))...)
+		raw = append(raw, pad(append(sparseMap, 'x'))...)
+	}
+	raw = append(raw, make([]byte, 1024)...)
+	if len(raw) > 20<<10 {
+		t.Fatalf("fixture is %d bytes, want a small stream", len(raw))
+	}
+	// The fixture really expands: with room enough it extracts.
+	parent := t.TempDir()
+	if _, err := untar.Extract(context.Background(), bytes.NewReader(raw), filepath.Join(parent, "ok"), untar.Options{}); err != nil {
+		t.Fatalf("sparse fixture does not extract: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(parent, "ok", "sparse0")); err != nil || fi.Size() != 600<<10 {
+		t.Fatalf("sparse file not expanded: %v %v", fi, err)
+	}
+	_, err := untar.Extract(context.Background(), bytes.NewReader(raw), filepath.Join(parent, "dst"), untar.Options{MaxBytes: 1 << 20})
+	if !errors.Is(err, untar.ErrLimitExceeded) {
+		t.Fatalf("error = %v, want ErrLimitExceeded", err)
+	}
+	assertNoLeftovers(t, parent, "ok")
+}

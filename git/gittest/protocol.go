@@ -160,12 +160,11 @@ func advertise(st storage.Storer, service string) (*packp.AdvRefs, error) {
 	return ar, nil
 }
 
-// uploadPack answers one stateless upload-pack request.
+// uploadPack answers one stateless upload-pack request. A want that is
+// not ours (see checkWants) is answered with an ERR packet, as git does.
 func uploadPack(ctx context.Context, st storage.Storer, req *uploadRequest, w io.Writer) error {
-	for _, h := range req.wants {
-		if _, err := st.EncodedObject(plumbing.AnyObject, h); err != nil {
-			return fmt.Errorf("want %s: %w", h, err)
-		}
+	if err := checkWants(st, req.wants); err != nil {
+		return pktline.NewEncoder(w).Encodef("ERR upload-pack: %s\n", err)
 	}
 	var haves []plumbing.Hash
 	for _, h := range req.haves {
@@ -214,6 +213,73 @@ func uploadPack(ctx context.Context, st storage.Storer, req *uploadRequest, w io
 	// the loopback.
 	_, err = packfile.NewEncoder(w, st, false).Encode(objs, 0)
 	return err
+}
+
+// checkWants accepts wants that name an advertised reference's object (or
+// the object an advertised tag peels to), or a commit reachable from one
+// (the server advertises allow-reachable-sha1-in-want). Anything else —
+// a missing object, an unreachable commit, a tree or blob by id — is "not
+// our ref", so a client can never fetch objects no reference leads to.
+func checkWants(st storage.Storer, wants []plumbing.Hash) error {
+	tips := map[plumbing.Hash]bool{}
+	iter, err := st.IterReferences()
+	if err != nil {
+		return err
+	}
+	err = iter.ForEach(func(ref *plumbing.Reference) error {
+		if ref.Type() != plumbing.HashReference {
+			return nil
+		}
+		tips[ref.Hash()] = true
+		if t, err := object.GetTag(st, ref.Hash()); err == nil {
+			tips[t.Target] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var reachable map[plumbing.Hash]bool // computed once, when needed
+	for _, want := range wants {
+		if tips[want] {
+			continue
+		}
+		if _, err := st.EncodedObject(plumbing.CommitObject, want); err != nil {
+			return fmt.Errorf("not our ref %s", want)
+		}
+		if reachable == nil {
+			if reachable, err = reachableCommits(st, tips); err != nil {
+				return err
+			}
+		}
+		if !reachable[want] {
+			return fmt.Errorf("not our ref %s", want)
+		}
+	}
+	return nil
+}
+
+// reachableCommits returns every commit reachable from the tips.
+func reachableCommits(st storer.EncodedObjectStorer, tips map[plumbing.Hash]bool) (map[plumbing.Hash]bool, error) {
+	seen := map[plumbing.Hash]bool{}
+	var queue []plumbing.Hash
+	for h := range tips {
+		queue = append(queue, h)
+	}
+	for len(queue) > 0 {
+		h := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		if seen[h] {
+			continue
+		}
+		c, err := object.GetCommit(st, h)
+		if err != nil {
+			continue // a tag's or tree's id, or a commit this repository lacks
+		}
+		seen[h] = true
+		queue = append(queue, c.ParentHashes...)
+	}
+	return seen, nil
 }
 
 // shallowObjects returns the objects of the wants' history cut at depth, the

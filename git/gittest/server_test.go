@@ -2,6 +2,8 @@ package gittest_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,4 +139,60 @@ func TestGitCLIFetchIntoExistingClone(t *testing.T) {
 			gitCLI(t, dst, "fsck", "--no-dangling")
 		})
 	}
+}
+
+// TestUploadPackRefusesUnservedWants asks for objects by id: only what an
+// advertised reference leads to is served.
+func TestUploadPackRefusesUnservedWants(t *testing.T) {
+	t.Parallel()
+	srv := gittest.NewServer(t)
+	repo := srv.InitRepository("app.git")
+	first := repo.Commit("main", "first", map[string]string{"a.txt": "a\n"})
+	tip := repo.Commit("main", "second", map[string]string{"a.txt": "b\n"})
+	tagged := repo.AnnotatedTag("v1", first, "release", nil)
+	orphan := repo.Commit("orphan", "unreferenced", map[string]string{"secret.txt": "secret\n"})
+	if err := os.Remove(filepath.Join(repo.Dir(), "refs", "heads", "orphan")); err != nil {
+		t.Fatal(err)
+	}
+	blob := "78981922613b2afb6025042ff6bd878ac1994e85" // git hash-object of "a\n"
+	cases := []struct {
+		name, want string
+		served     bool
+	}{
+		{"branch tip", tip, true},
+		{"annotated tag", tagged, true},
+		{"reachable commit", first, true},
+		{"missing object", strings.Repeat("ab", 20), false},
+		{"unreferenced commit", orphan, false},
+		{"blob by id", blob, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			body := pkt("want "+tc.want+" ofs-delta\n") + "0000" + pkt("done\n")
+			res, err := http.Post(srv.HTTPURL("app.git")+"/git-upload-pack", "application/x-git-upload-pack-request", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			out, err := io.ReadAll(res.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused := strings.Contains(string(out), "ERR upload-pack: not our ref "+tc.want)
+			hasPack := strings.Contains(string(out), "PACK")
+			if tc.served != hasPack || tc.served == refused {
+				t.Fatalf("served=%v refused=%v, want served=%v; response starts %q", hasPack, refused, tc.served, truncate(out))
+			}
+		})
+	}
+}
+
+func pkt(s string) string { return fmt.Sprintf("%04x%s", len(s)+4, s) }
+
+func truncate(b []byte) string {
+	if len(b) > 80 {
+		b = b[:80]
+	}
+	return string(b)
 }

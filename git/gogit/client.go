@@ -406,7 +406,9 @@ func (c *Client) fetch(ctx context.Context, st storage.Storer, t *target, opts C
 		}
 	}
 	if err != nil {
-		if errors.Is(err, gogit.ErrExactSHA1NotSupported) || strings.Contains(err.Error(), "couldn't find remote ref") {
+		// A server refuses a want it does not serve with "not our ref".
+		if errors.Is(err, gogit.ErrExactSHA1NotSupported) || strings.Contains(err.Error(), "couldn't find remote ref") ||
+			strings.Contains(err.Error(), "not our ref") {
 			err = fmt.Errorf("%w: %v", git.ErrReferenceNotFound, err)
 		}
 		return c.tr.Sanitize(ctx, "fetch from", err)

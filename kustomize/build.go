@@ -141,6 +141,9 @@ func build(ctx context.Context, root, dir string, opts Options, run runFunc) ([]
 		}
 		log.V(1).Info("generated kustomization", "path", rel, "resources", len(found))
 		resources = found
+		if len(found) == 0 && len(opts.Overlay.Components) == 0 {
+			return []*unstructured.Unstructured{}, nil
+		}
 		for _, f := range found {
 			if st, err := fsys.Root().Stat(f); err == nil && st.IsDir() {
 				entries = append(entries, f)
@@ -217,12 +220,19 @@ func build(ctx context.Context, root, dir string, opts Options, run runFunc) ([]
 		err := res.err
 		var pe *PathEscapeError
 		var de *DecryptError
+		decMu.Lock()
+		firstDec := firstDecryptErr
+		decMu.Unlock()
 		switch esc := fsys.Escapes(); {
 		case errors.As(err, &pe), errors.As(err, &de), errors.Is(err, ErrLimit):
 		case len(esc) > 0:
 			err = fmt.Errorf("%w: %w", esc[0], err)
-		case firstDecryptErr != nil:
-			err = fmt.Errorf("%w: %w", firstDecryptErr, err)
+		case fsys.LimitErr() != nil:
+			err = fmt.Errorf("%w: %w", fsys.LimitErr(), err)
+		case firstDec != nil:
+			err = fmt.Errorf("%w: %w", firstDec, err)
+		case types.IsErrOnlyBuiltinPluginsAllowed(err) || strings.Contains(err.Error(), "external plugins disabled"):
+			err = fmt.Errorf("%w: %w", ErrPluginDisabled, err)
 		}
 		return nil, fmt.Errorf("kustomize build %s: %w", rel, err)
 	}

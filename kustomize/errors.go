@@ -21,6 +21,11 @@ var ErrLimit = securefs.ErrLimit
 // ErrPanic is wrapped by the error returned when kustomize panicked.
 var ErrPanic = errors.New("kustomize panicked")
 
+// ErrPluginDisabled is wrapped by the error for a kustomization that uses a
+// non-builtin plugin or KRM function (exec, container, Go plugin): they are
+// always disabled.
+var ErrPluginDisabled = errors.New("only builtin kustomize plugins are allowed")
+
 // RemoteBaseError reports a reference to a remote base or file while remote
 // bases are not allowed.
 type RemoteBaseError struct {

@@ -89,8 +89,9 @@ type FS struct {
 	files atomic.Int64
 	bytes atomic.Int64
 
-	mu      sync.Mutex
-	escapes []*PathEscapeError
+	mu       sync.Mutex
+	escapes  []*PathEscapeError
+	limitErr error
 }
 
 var _ filesys.FileSystem = (*FS)(nil)
@@ -140,6 +141,23 @@ func (f *FS) Escapes() []*PathEscapeError {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]*PathEscapeError(nil), f.escapes...)
+}
+
+// LimitErr returns the first limit error returned, if any (kustomize does
+// not always wrap errors, so callers recover the typed one here).
+func (f *FS) LimitErr() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.limitErr
+}
+
+func (f *FS) recordLimit(err error) error {
+	f.mu.Lock()
+	if f.limitErr == nil {
+		f.limitErr = err
+	}
+	f.mu.Unlock()
+	return err
 }
 
 // Stats returns the number of files and bytes read so far.
@@ -225,7 +243,7 @@ func within(root, p string) bool {
 
 func (f *FS) charge(n int64) error {
 	if f.opts.MaxFiles > 0 && f.files.Add(1) > f.opts.MaxFiles {
-		return fmt.Errorf("%w: more than %d files read", ErrLimit, f.opts.MaxFiles)
+		return f.recordLimit(fmt.Errorf("%w: more than %d files read", ErrLimit, f.opts.MaxFiles))
 	} else if f.opts.MaxFiles <= 0 {
 		f.files.Add(1)
 	}
@@ -234,7 +252,7 @@ func (f *FS) charge(n int64) error {
 
 func (f *FS) chargeBytes(n int64) error {
 	if t := f.bytes.Add(n); f.opts.MaxBytes > 0 && t > f.opts.MaxBytes {
-		return fmt.Errorf("%w: more than %d bytes read", ErrLimit, f.opts.MaxBytes)
+		return f.recordLimit(fmt.Errorf("%w: more than %d bytes read", ErrLimit, f.opts.MaxBytes))
 	}
 	return nil
 }

@@ -403,7 +403,9 @@ func (s *Storage) Exists(a artifact.Artifact) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// Remove deletes the key's directory and everything in it, under its lock.
+// Remove deletes every file and directory of the key, under its lock. The
+// lock file itself stays: unlinking a lock file that another process may be
+// waiting on would let two holders lock different inodes.
 func (s *Storage) Remove(ctx context.Context, key Key) error {
 	if err := key.Validate(); err != nil {
 		return fmt.Errorf("storage: %w", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -363,4 +364,35 @@ func TestLockInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	again()
+}
+
+// FuzzOpen feeds request paths, as the server receives them, to Open: it
+// must refuse or return a regular file inside the root.
+func FuzzOpen(f *testing.F) {
+	for _, s := range []string{"k/ns/n/f", "../k/ns/n/f", "k/ns/n/.lock", "k/ns/n/d", "k/ns/n/link", "k//n/f", "k/ns/n/f/"} {
+		f.Add(s)
+	}
+	root := f.TempDir()
+	s, err := storage.New(root)
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := s.Store(context.Background(), storage.Key{Kind: "k", Namespace: "ns", Name: "n"}, "f", strings.NewReader("data"), ""); err != nil {
+		f.Fatal(err)
+	}
+	outside := filepath.Join(f.TempDir(), "secret")
+	os.WriteFile(outside, []byte("secret"), 0o644)
+	os.Symlink(outside, filepath.Join(root, "k/ns/n/link"))
+	os.Mkdir(filepath.Join(root, "k/ns/n/d"), 0o755)
+	f.Fuzz(func(t *testing.T, p string) {
+		file, err := s.Open(context.Background(), p)
+		if err != nil {
+			return
+		}
+		defer file.Close()
+		b, _ := io.ReadAll(file)
+		if string(b) != "data" || p != "k/ns/n/f" {
+			t.Fatalf("Open(%q) served %q", p, b)
+		}
+	})
 }

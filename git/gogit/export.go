@@ -1,6 +1,7 @@
 package gogit
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,9 +13,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -85,6 +88,64 @@ type exporter struct {
 	// emptied are folders an entry was removed from; they are removed at the
 	// end if nothing is left in them, as a fresh export has no empty folder.
 	emptied []string
+
+	// Writers: blobs are read here (go-git storage is used from one
+	// goroutine only) and small files are written by a pool.
+	jobs    chan writeJob
+	writers sync.WaitGroup
+	errMu   sync.Mutex
+	err     error
+}
+
+// writeJob is a small file read from the repository, waiting to be written.
+type writeJob struct {
+	dst  string
+	data []byte
+	perm os.FileMode
+}
+
+// maxQueuedBlob bounds the size of a file handed to the writer pool; larger
+// files are streamed by the caller, so memory in flight stays bounded.
+const maxQueuedBlob = 1 << 20
+
+func (e *exporter) startWriters() {
+	n := min(max(2*runtime.GOMAXPROCS(0), 2), 8)
+	e.jobs = make(chan writeJob, 2*n)
+	e.writers.Add(n)
+	for range n {
+		go func() {
+			defer e.writers.Done()
+			for j := range e.jobs {
+				if e.failed() != nil {
+					continue // drain
+				}
+				if err := writeFile(j.dst, j.perm, bytes.NewReader(j.data)); err != nil {
+					e.fail(err)
+				}
+			}
+		}()
+	}
+}
+
+// stopWriters waits for the queued files and returns the first error.
+func (e *exporter) stopWriters() error {
+	close(e.jobs)
+	e.writers.Wait()
+	return e.failed()
+}
+
+func (e *exporter) fail(err error) {
+	e.errMu.Lock()
+	defer e.errMu.Unlock()
+	if e.err == nil {
+		e.err = err
+	}
+}
+
+func (e *exporter) failed() error {
+	e.errMu.Lock()
+	defer e.errMu.Unlock()
+	return e.err
 }
 
 func newExporter(ctx context.Context, st storer.EncodedObjectStorer, dir, statesDir string, sparse []string) (*exporter, error) {
@@ -184,7 +245,12 @@ func (e *exporter) export(commit *object.Commit) (inPlace bool, err error) {
 			return false, err
 		}
 	}
-	if err := e.apply(oldTree, commit.TreeHash, ""); err != nil {
+	e.startWriters()
+	err = e.apply(oldTree, commit.TreeHash, "")
+	if werr := e.stopWriters(); err == nil {
+		err = werr
+	}
+	if err != nil {
 		return false, err
 	}
 	e.removeEmptied()
@@ -421,6 +487,9 @@ func (e *exporter) apply(oldH, newH plumbing.Hash, rel string) error {
 	if err := e.ctx.Err(); err != nil {
 		return err
 	}
+	if err := e.failed(); err != nil {
+		return err
+	}
 	oldEntries, err := e.entries(oldH, rel)
 	if err != nil {
 		return err
@@ -567,7 +636,20 @@ func (e *exporter) write(p string, entry object.TreeEntry) error {
 	if entry.Mode == filemode.Executable {
 		perm = 0o755
 	}
-	// O_EXCL never follows a link planted at dst.
+	if blob.Size > maxQueuedBlob {
+		return writeFile(dst, perm, r)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	e.jobs <- writeJob{dst: dst, data: data, perm: perm}
+	return nil
+}
+
+// writeFile creates dst (nothing may exist there: O_EXCL never follows a
+// link planted at dst) with the content of r.
+func writeFile(dst string, perm os.FileMode, r io.Reader) error {
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
 	if err != nil {
 		return err

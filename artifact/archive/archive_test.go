@@ -290,3 +290,21 @@ func TestBuildCancelled(t *testing.T) {
 		t.Fatal("expected an error for a missing directory")
 	}
 }
+
+// FuzzIgnoreFile feeds arbitrary .sourceignore content (it comes from the
+// repository being archived): Build must succeed, never panic, and keep its
+// output readable.
+func FuzzIgnoreFile(f *testing.F) {
+	for _, s := range []string{"*.yaml\n!keep.yaml\n", "/a/**/b\n", "[\n", "\\!x\n#c\n", "**/\n!**\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rules string) {
+		dir := t.TempDir()
+		writeTree(t, dir, map[string]string{"a/b/keep.yaml": "k", "a/x.yaml": "x", "c.txt": "c", ".sourceignore": rules}, 0o644)
+		var buf bytes.Buffer
+		if _, err := archive.Build(context.Background(), &buf, dir, archive.Options{Workers: 1}); err != nil {
+			t.Fatal(err)
+		}
+		readArchive(t, buf.Bytes())
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -127,6 +128,10 @@ func (f *Fetcher) Download(ctx context.Context, a artifact.Artifact, file string
 // tarball into dir with the untar limits (see package untar: dir must not
 // exist or be empty, and is left untouched on failure).
 func (f *Fetcher) Fetch(ctx context.Context, a artifact.Artifact, dir string) (untar.Result, error) {
+	// Fail before downloading when unpacking could not succeed anyway.
+	if err := checkEmpty(dir); err != nil {
+		return untar.Result{}, fmt.Errorf("fetch %s: %w", maskURL(a.URL), err)
+	}
 	tmp, err := f.download(ctx, a, dir)
 	if err != nil {
 		return untar.Result{}, err
@@ -145,6 +150,30 @@ func (f *Fetcher) Fetch(ctx context.Context, a artifact.Artifact, dir string) (u
 		logr.FromContextOrDiscard(ctx).Info("links left out when unpacking", "url", maskURL(a.URL), "skipped", res.Skipped)
 	}
 	return res, nil
+}
+
+// checkEmpty reports untar.ErrDestinationNotEmpty when dir exists and is
+// not an empty directory. Extract checks again, atomically, at the end.
+func checkEmpty(dir string) error {
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s: %w", dir, untar.ErrDestinationNotEmpty)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if _, err := d.Readdirnames(1); err == nil {
+		return fmt.Errorf("%s: %w", dir, untar.ErrDestinationNotEmpty)
+	}
+	return nil
 }
 
 // download writes the verified artifact into a temporary file next to dst

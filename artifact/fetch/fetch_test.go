@@ -264,3 +264,22 @@ func TestCredentialsMasked(t *testing.T) {
 		}
 	}
 }
+
+func TestFetchIntoNonEmptyDirFailsBeforeDownloading(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
+	defer srv.Close()
+	dst := t.TempDir()
+	os.WriteFile(filepath.Join(dst, "mine"), []byte("keep"), 0o644)
+	a := artifact.Artifact{URL: srv.URL + "/x", Digest: artifact.Digest("sha256:" + strings.Repeat("0", 64))}
+	if _, err := fast().Fetch(context.Background(), a, dst); !errors.Is(err, untar.ErrDestinationNotEmpty) {
+		t.Fatalf("error = %v", err)
+	}
+	if calls.Load() != 0 {
+		t.Errorf("downloaded %d times into a destination that cannot be used", calls.Load())
+	}
+	if b, _ := os.ReadFile(filepath.Join(dst, "mine")); string(b) != "keep" {
+		t.Error("destination changed")
+	}
+}

@@ -2,6 +2,7 @@ package gogit_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -64,6 +65,27 @@ func TestFetchSizeLimit(t *testing.T) {
 		if err != nil || res.Commit.Hash != head {
 			t.Fatalf("%s with the default limit: %v", name, err)
 		}
+	}
+}
+
+func TestFetchSizeLimitOverSSH(t *testing.T) {
+	t.Parallel()
+	srv := gittest.NewServer(t, gittest.WithSSH())
+	buf := make([]byte, 128<<10)
+	if _, err := rand.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	srv.InitRepository("big.git").Commit("main", "big", map[string]string{"blob.hex": hex.EncodeToString(buf)})
+	_, key := must(ed25519.GenerateKey(rand.Reader))
+	id, pub := identity(t, key, "")
+	srv.AuthorizeKey(pub)
+	c, err := gogit.New(srv.SSHURL("big.git"), gogit.WithAuth(git.AuthOptions{Identity: id, KnownHosts: srv.KnownHosts()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Clone(context.Background(), filepath.Join(t.TempDir(), "c"), gogit.CloneOptions{MaxFetchSize: 64 << 10})
+	if !errors.Is(err, git.ErrSizeLimit) {
+		t.Fatalf("err = %v, want ErrSizeLimit", err)
 	}
 }
 

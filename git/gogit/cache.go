@@ -130,10 +130,12 @@ func openCache(dir string, rebuild bool) (*filesystem.Storage, error) {
 // Export left it, only the files that differ between the two revisions are
 // written or removed; when anything in dir was changed (or the earlier
 // revision is no longer cached), dir is emptied and written again. Either
-// way dir ends up holding exactly the new revision's files. The cache keeps a
-// small state file per destination (for the 16 most recent destinations of
-// each remote), never inside dir. Exports into the same dir must use the
-// same Cache and remote, one at a time.
+// way dir ends up holding exactly the new revision's files. The cache keeps
+// the state that makes this possible beside its repository, never inside
+// dir: in full for the 16 most recently written destinations of each
+// remote (older ones are rewritten whole), and as an empty owner file for
+// up to 1,024 (older ones count as foreign and are refused). Exports into
+// the same dir must use the same Cache and remote, one at a time.
 func (c *Client) Export(ctx context.Context, dir string, opts CloneOptions) (*Result, error) {
 	ctx, cancel := withTimeout(ctx, opts.Timeout)
 	defer cancel()

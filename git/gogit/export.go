@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -50,9 +51,13 @@ const (
 	// exportStateVersion is bumped whenever the state format or the meaning
 	// of its fields changes; a state of another version forces a rewrite.
 	exportStateVersion = 1
-	// maxExportStates bounds the state files kept per cached remote: only
-	// the most recently written destinations can be updated in place.
+	// maxExportStates bounds the full state files kept per cached remote:
+	// only the most recently written destinations can be updated in place.
 	maxExportStates = 16
+	// maxExportOwners bounds the destinations per cached remote that Export
+	// still recognises as its own (and rewrites whole) after their full
+	// state was pruned: an empty owner file each.
+	maxExportOwners = 1024
 	// maxSymlinkTarget bounds the target of a symbolic link in a tree.
 	maxSymlinkTarget = 4096
 )
@@ -174,6 +179,17 @@ func (e *exporter) statePath() string {
 	return filepath.Join(e.statesDir, hex.EncodeToString(sum[:16])+".json")
 }
 
+// ownerPath is the file that remains of a destination's state once the
+// state itself was pruned.
+func (e *exporter) ownerPath() string {
+	return strings.TrimSuffix(e.statePath(), ".json") + ".owner"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 // check is called before any network work: the destination must be missing,
 // empty, or a folder this cache exported to (whose state file exists).
 func (e *exporter) check() error {
@@ -181,7 +197,7 @@ func (e *exporter) check() error {
 	if err != nil || empty {
 		return err
 	}
-	if _, err := os.Stat(e.statePath()); err != nil {
+	if !fileExists(e.statePath()) && !fileExists(e.ownerPath()) {
 		return fmt.Errorf("%w: destination %s is not empty and was not exported from this cache", git.ErrInvalidOptions, e.dir)
 	}
 	return nil
@@ -265,7 +281,7 @@ func (e *exporter) export(commit *object.Commit) (inPlace bool, err error) {
 func (e *exporter) previous() (*object.Commit, string) {
 	data, err := os.ReadFile(e.statePath())
 	if err != nil {
-		return nil, "no export state"
+		return nil, "no export state (pruned: more recent destinations were exported)"
 	}
 	var s exportState
 	if err := json.Unmarshal(data, &s); err != nil {
@@ -430,34 +446,62 @@ func (e *exporter) writeState(s *exportState) error {
 		os.Remove(tmp.Name())
 		return err
 	}
+	if err := os.Remove(e.ownerPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	return pruneStates(e.statesDir)
 }
 
+// pruneStates keeps the full state of the maxExportStates most recently
+// written destinations. Older ones are replaced by an owner file (so Export
+// still knows the folder is its own, and rewrites it whole); past
+// maxExportOwners owner files, the oldest are dropped (their folders then
+// count as foreign).
 func pruneStates(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
 	}
-	type state struct {
+	type file struct {
 		name string
-		mod  int64
+		mod  time.Time
 	}
-	var states []state
+	var states, owners []file
 	for _, d := range entries {
-		if !strings.HasSuffix(d.Name(), ".json") {
+		info, err := d.Info()
+		if err != nil {
 			continue
 		}
-		if info, err := d.Info(); err == nil {
-			states = append(states, state{d.Name(), info.ModTime().UnixNano()})
+		switch filepath.Ext(d.Name()) {
+		case ".json":
+			states = append(states, file{d.Name(), info.ModTime()})
+		case ".owner":
+			owners = append(owners, file{d.Name(), info.ModTime()})
 		}
 	}
-	if len(states) <= maxExportStates {
-		return nil
+	newestFirst := func(fs []file) {
+		sort.Slice(fs, func(i, j int) bool { return fs[i].mod.After(fs[j].mod) })
 	}
-	sort.Slice(states, func(i, j int) bool { return states[i].mod > states[j].mod })
-	for _, s := range states[maxExportStates:] {
-		if err := os.Remove(filepath.Join(dir, s.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
+	if len(states) > maxExportStates {
+		newestFirst(states)
+		for _, s := range states[maxExportStates:] {
+			p := filepath.Join(dir, s.name)
+			owner := strings.TrimSuffix(p, ".json") + ".owner"
+			if err := os.WriteFile(owner, nil, 0o644); err != nil {
+				return err
+			}
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			owners = append(owners, file{filepath.Base(owner), time.Now()})
+		}
+	}
+	if len(owners) > maxExportOwners {
+		newestFirst(owners)
+		for _, o := range owners[maxExportOwners:] {
+			if err := os.Remove(filepath.Join(dir, o.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
@@ -308,5 +309,33 @@ func TestExportRefusesEscapingSymlinks(t *testing.T) {
 	e.export(t, out, head, gogit.CloneOptions{})
 	if got := readFile(t, out, "d/m"); got != "x" {
 		t.Fatalf("d/m -> d/l -> x reads %q", got)
+	}
+}
+
+func TestExportManyDestinations(t *testing.T) {
+	t.Parallel()
+	e := newExportEnv(t)
+	head := e.repo.Commit("main", "first", map[string]string{"a.txt": "a"})
+	root := t.TempDir()
+	dirs := make([]string, 20) // more than the 16 full states kept per remote
+	for i := range dirs {
+		dirs[i] = filepath.Join(root, fmt.Sprint(i))
+		e.export(t, dirs[i], head, gogit.CloneOptions{})
+		// Distinct modification times order the states.
+		time.Sleep(10 * time.Millisecond)
+	}
+	next := e.repo.Commit("main", "second", map[string]string{"a.txt": "b"})
+	// The oldest folders lost their full state: still Export's own, so
+	// they are rewritten whole, not refused.
+	if e.export(t, dirs[0], next, gogit.CloneOptions{}) {
+		t.Fatal("a folder whose state was dropped was updated in place")
+	}
+	if !e.export(t, dirs[len(dirs)-1], next, gogit.CloneOptions{}) {
+		t.Fatal("the most recent folder was not updated in place")
+	}
+	for _, d := range []string{dirs[0], dirs[len(dirs)-1]} {
+		if got := readFile(t, d, "a.txt"); got != "b" {
+			t.Fatalf("%s/a.txt = %q", d, got)
+		}
 	}
 }

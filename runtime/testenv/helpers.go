@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -26,6 +27,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 )
 
@@ -40,7 +42,21 @@ import (
 // When the control plane cannot start, Main prints why (for missing binaries:
 // where it looked and that `make controlplane` builds them) and exits 1, so a
 // missing control plane fails the run instead of skipping tests.
+//
+// Main owns the test binary's process, so it also gives controller-runtime its
+// process-wide logger: the one passed with WithLogger, else a logger that
+// discards (controller-runtime otherwise prints a warning with a stack trace
+// into the test output). Start alone changes no global.
 func Main(m *testing.M, env **Environment, opts ...Option) {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger != nil {
+		ctrllog.SetLogger(*o.logger)
+	} else {
+		ctrllog.SetLogger(logr.Discard())
+	}
 	e, err := Start(opts...)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "testenv: %v\n", err)

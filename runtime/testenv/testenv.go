@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/go-logr/logr"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -45,6 +46,13 @@ type options struct {
 	binDir       string
 	startTimeout time.Duration
 	apiArgs      map[string][]string
+	logger       *logr.Logger
+}
+
+// WithLogger sets the logger Main installs as controller-runtime's
+// process-wide logger (default: one that discards). Start ignores it.
+func WithLogger(l logr.Logger) Option {
+	return func(o *options) { o.logger = &l }
 }
 
 // WithScheme sets the scheme of the Environment's clients. It must know every

@@ -3,13 +3,17 @@ package ssa
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
 
@@ -316,5 +320,27 @@ func TestComputeStatus(t *testing.T) {
 	}
 	if _, err := compileRules([]HealthRule{{Kind: "X", Current: strings.Repeat("a", maxExpression+1)}}); err == nil {
 		t.Error("oversized expression compiled")
+	}
+}
+
+func TestIsImmutableError(t *testing.T) {
+	t.Parallel()
+	gk := schema.GroupKind{Group: "batch", Kind: "Job"}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"cause", apierrors.NewInvalid(gk, "j", field.ErrorList{field.Invalid(field.NewPath("spec", "template"), "x", "field is immutable")}), true},
+		{"forbidden cause", apierrors.NewInvalid(gk, "s", field.ErrorList{field.Forbidden(field.NewPath("spec"), "updates to statefulset spec for fields other than 'replicas' are forbidden")}), true},
+		{"other invalid", apierrors.NewInvalid(gk, "j", field.ErrorList{field.Required(field.NewPath("spec", "template"), "")}), false},
+		{"message fallback", &apierrors.StatusError{ErrStatus: metav1.Status{Reason: metav1.StatusReasonInvalid, Message: "spec.selector: field is immutable"}}, true},
+		{"not invalid", apierrors.NewConflict(schema.GroupResource{Resource: "jobs"}, "j", errors.New("field is immutable")), false},
+		{"plain", errors.New("field is immutable"), false},
+	}
+	for _, tt := range tests {
+		if got := isImmutableError(fmt.Errorf("wrapped: %w", tt.err)); got != tt.want {
+			t.Errorf("%s: isImmutableError = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

@@ -1,0 +1,14 @@
+// Package ocitest runs an in-process OCI registry for tests: the
+// distribution API of go-containerregistry's registry package served by an
+// httptest server on loopback, over HTTP or HTTPS (with a generated CA the
+// test trusts), with optional basic or token authentication, a flaky mode
+// that fails every other request with 503, and helpers that sign pushed
+// artifacts the way cosign does.
+//
+//	reg := ocitest.New(t, ocitest.WithTLS(), ocitest.WithBasicAuth("user", "pass"))
+//	c, _ := oci.NewClient(reg.ClientOptions()...)
+//	digestRef, _ := c.Push(ctx, reg.Repo("app")+":v1", dir, oci.PushOptions{})
+//	signer := ocitest.NewSigner(t)
+//	reg.Sign(t, signer, digestRef)
+//	_, err := c.Verify(ctx, digestRef, oci.VerifyOptions{PublicKeys: []crypto.PublicKey{signer.PublicKey()}})
+package ocitest

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/gitopskit/kit/artifact/untar"
 )
 
 // remoteError is an error from the registry client, with its message
@@ -68,7 +70,9 @@ func (c *Client) wrap(op string, err error) error {
 		}
 	}
 	for _, k := range []error{ErrInsecure, ErrNotFound, ErrUnauthorized, ErrDigestMismatch, ErrTooLarge,
-		ErrInvalidReference, ErrNotArtifact, ErrNoLayer, context.Canceled, context.DeadlineExceeded} {
+		ErrInvalidReference, ErrNotArtifact, ErrNoLayer, context.Canceled, context.DeadlineExceeded,
+		untar.ErrUnsafePath, untar.ErrUnsafeLink, untar.ErrUnsupportedEntry, untar.ErrLimitExceeded,
+		untar.ErrDestinationNotEmpty} {
 		if errors.Is(err, k) {
 			kinds = append(kinds, k)
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // Defaults of the client's options.
@@ -173,7 +175,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		base = t
 	}
 	c.remoteOpts = []remote.Option{
-		remote.WithTransport(&guard{next: base, insecure: c.insecure}),
+		remote.WithTransport(&guard{next: base, insecure: c.insecure, attempts: c.retries, backoff: c.backoff}),
 		remote.WithUserAgent(c.userAgent),
 		remote.WithRetryBackoff(remote.Backoff{Duration: c.backoff, Factor: 3, Jitter: 0.2, Steps: c.retries}),
 		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
@@ -218,6 +220,17 @@ func retryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrInsecure) {
 		return false
 	}
+	// Status codes chosen by WithRetryStatusCodes arrive as
+	// *transport.Error, whose Temporary reports them.
+	var te *transport.Error
+	if errors.As(err, &te) {
+		switch te.StatusCode {
+		case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return te.Temporary()
+	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return true
@@ -227,10 +240,22 @@ func retryable(err error) bool {
 		errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)
 }
 
-// guard refuses plain HTTP unless insecure.
+// guard refuses plain HTTP unless insecure, and retries requests that
+// can be replayed (no body, or a body it can reopen) on 408, 429, 5xx and
+// broken connections, with exponential backoff and jitter, honouring
+// Retry-After (bounded). go-containerregistry retries whole operations too,
+// but turns its own transport retries off inside uploads; retrying each
+// request here keeps a flaky registry from failing a push.
 type guard struct {
 	next     http.RoundTripper
 	insecure bool
+	attempts int
+	backoff  time.Duration
+}
+
+// reopener is a request body that can be read again from the start.
+type reopener interface {
+	Reopen() (io.ReadCloser, error)
 }
 
 func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -240,7 +265,57 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Host, ErrInsecure)
 	}
-	return g.next.RoundTrip(req)
+	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	if !replayable {
+		if ro, ok := req.Body.(reopener); ok {
+			req.GetBody = ro.Reopen
+			replayable = true
+		}
+	}
+	delay := g.backoff
+	for attempt := 1; ; attempt++ {
+		resp, err := g.next.RoundTrip(req)
+		if attempt >= g.attempts || !replayable || !retryableResponse(resp, err) {
+			return resp, err
+		}
+		wait := delay
+		if resp != nil {
+			if s, perr := time.ParseDuration(resp.Header.Get("Retry-After") + "s"); perr == nil && s > wait && s <= 30*time.Second {
+				wait = s
+			}
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+		}
+		wait += time.Duration(rand.Int64N(int64(wait)/4 + 1))
+		t := time.NewTimer(wait)
+		select {
+		case <-req.Context().Done():
+			t.Stop()
+			return nil, req.Context().Err()
+		case <-t.C:
+		}
+		delay *= 3
+		if req.GetBody != nil {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			req = req.Clone(req.Context())
+			req.Body = body
+		}
+	}
+}
+
+func retryableResponse(resp *http.Response, err error) bool {
+	if err != nil {
+		return retryable(err)
+	}
+	switch resp.StatusCode {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }
 
 // call bounds ctx by the client's timeout.

@@ -269,9 +269,26 @@ func layerFromFile(path string, mt types.MediaType) (*fileLayer, error) {
 
 var errNoDiffID = errors.New("uncompressed content of a pushed blob is not available")
 
-func (l *fileLayer) Digest() (v1.Hash, error)             { return l.digest, nil }
-func (l *fileLayer) DiffID() (v1.Hash, error)             { return v1.Hash{}, errNoDiffID }
-func (l *fileLayer) Compressed() (io.ReadCloser, error)   { return os.Open(l.path) }
+func (l *fileLayer) Digest() (v1.Hash, error)           { return l.digest, nil }
+func (l *fileLayer) DiffID() (v1.Hash, error)           { return v1.Hash{}, errNoDiffID }
+func (l *fileLayer) Compressed() (io.ReadCloser, error) { return openReplayable(l.path) }
+
+// replayableFile is an upload body the transport can reopen to retry.
+type replayableFile struct {
+	*os.File
+	path string
+}
+
+func openReplayable(path string) (*replayableFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return &replayableFile{File: f, path: path}, nil
+}
+
+// Reopen returns the file read again from its start.
+func (f *replayableFile) Reopen() (io.ReadCloser, error)  { return openReplayable(f.path) }
 func (l *fileLayer) Uncompressed() (io.ReadCloser, error) { return nil, errNoDiffID }
 func (l *fileLayer) Size() (int64, error)                 { return l.size, nil }
 func (l *fileLayer) MediaType() (types.MediaType, error)  { return l.mediaType, nil }

@@ -107,10 +107,12 @@ func New(t testing.TB, opts ...Option) *Registry {
 	}
 	h = r.authenticate(h)
 	h = r.count(h)
+	r.srv = httptest.NewUnstartedServer(h)
+	r.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // TLS handshake noise of refused clients
 	if r.cfg.tls {
-		r.srv = httptest.NewTLSServer(h)
+		r.srv.StartTLS()
 	} else {
-		r.srv = httptest.NewServer(h)
+		r.srv.Start()
 	}
 	t.Cleanup(r.srv.Close)
 	return r

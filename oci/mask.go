@@ -39,7 +39,7 @@ func maskURLs(s string) string {
 		if u.RawQuery != "" {
 			u.RawQuery = "redacted"
 		}
-		u.Fragment = ""
+		u.Fragment, u.ForceQuery = "", false
 		return u.String()
 	})
 }

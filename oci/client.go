@@ -220,6 +220,13 @@ func retryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrInsecure) {
 		return false
 	}
+	// A TLS client talking to a plain HTTP server, or a certificate that
+	// does not verify, will not get better.
+	var cve *tls.CertificateVerificationError
+	var rhe tls.RecordHeaderError
+	if errors.As(err, &cve) || errors.As(err, &rhe) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return false
+	}
 	// Status codes chosen by WithRetryStatusCodes arrive as
 	// *transport.Error, whose Temporary reports them.
 	var te *transport.Error
@@ -265,7 +272,10 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Host, ErrInsecure)
 	}
-	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	// The version check (GET /v2/) is go-containerregistry's ping: it races
+	// https against http and retries it itself; retrying here would only
+	// delay the fallback.
+	replayable := (req.Body == nil || req.Body == http.NoBody || req.GetBody != nil) && req.URL.Path != "/v2/"
 	if !replayable {
 		if ro, ok := req.Body.(reopener); ok {
 			req.GetBody = ro.Reopen

@@ -374,3 +374,16 @@ func BenchmarkCheckReadyExpr(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCheckReadyBuiltin is the same check without an expression, the
+// baseline for BenchmarkCheckReadyExpr.
+func BenchmarkCheckReadyBuiltin(b *testing.B) {
+	u := obj(1, map[string]any{"observedGeneration": int64(1), "conditions": conds(map[string]any{"type": "Reconciling", "status": "False"}, ready("True"))})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := dependency.CheckReady(ctx, u, dependency.ReadyOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,9 +1,9 @@
 package dependency
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -72,13 +72,12 @@ func buildGraph[T any](items []T, key func(T) Ref, dependsOn func(T) []Ref) (*gr
 		if len(refs) == 0 {
 			continue
 		}
-		seen := make(map[int]bool, len(refs))
 		for _, r := range refs {
 			j, ok := index[resolve(r, g.keys[i])]
-			if !ok || seen[j] {
+			// Items have few dependencies: a scan beats a set.
+			if !ok || slices.Contains(g.deps[i], j) {
 				continue
 			}
-			seen[j] = true
 			g.deps[i] = append(g.deps[i], j)
 			g.dependents[j] = append(g.dependents[j], i)
 		}
@@ -95,18 +94,45 @@ func resolve(r, from Ref) Ref {
 }
 
 // indexHeap is a min-heap of input indexes: among the items whose
-// dependencies are all placed, the earliest in the input goes next.
+// dependencies are all placed, the earliest in the input goes next. It is
+// written out rather than built on container/heap to avoid boxing each index.
 type indexHeap []int
 
-func (h indexHeap) Len() int           { return len(h) }
-func (h indexHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h indexHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *indexHeap) Push(x any)        { *h = append(*h, x.(int)) }
-func (h *indexHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+func (h *indexHeap) push(x int) {
+	*h = append(*h, x)
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		p := (i - 1) / 2
+		if q[p] <= q[i] {
+			break
+		}
+		q[p], q[i] = q[i], q[p]
+		i = p
+	}
+}
+
+func (h *indexHeap) pop() int {
+	q := *h
+	top := q[0]
+	last := len(q) - 1
+	q[0] = q[last]
+	q = q[:last]
+	for i := 0; ; {
+		l, small := 2*i+1, i
+		if l < len(q) && q[l] < q[small] {
+			small = l
+		}
+		if r := l + 1; r < len(q) && q[r] < q[small] {
+			small = r
+		}
+		if small == i {
+			break
+		}
+		q[i], q[small] = q[small], q[i]
+		i = small
+	}
+	*h = q
+	return top
 }
 
 // order runs Kahn's algorithm and returns the input indexes in order together
@@ -115,6 +141,7 @@ func (h *indexHeap) Pop() any {
 func (g *graph) order() ([]int, []int, error) {
 	n := len(g.keys)
 	pending := make([]int, n)
+	// Indexes pushed in increasing order already form a heap.
 	h := make(indexHeap, 0, n)
 	for i := range n {
 		pending[i] = len(g.deps[i])
@@ -122,17 +149,16 @@ func (g *graph) order() ([]int, []int, error) {
 			h = append(h, i)
 		}
 	}
-	heap.Init(&h)
 	level := make([]int, n)
 	out := make([]int, 0, n)
-	for h.Len() > 0 {
-		i := heap.Pop(&h).(int)
+	for len(h) > 0 {
+		i := h.pop()
 		out = append(out, i)
 		for _, d := range g.dependents[i] {
 			level[d] = max(level[d], level[i]+1)
 			pending[d]--
 			if pending[d] == 0 {
-				heap.Push(&h, d)
+				h.push(d)
 			}
 		}
 	}

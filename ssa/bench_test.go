@@ -28,7 +28,7 @@ const benchGroup = "bench.gitopskit.dev"
 var benchSeq atomic.Int64
 
 // benchSet returns 1,000 objects: a Namespace, a CRD with 200 custom
-// resources, 250 ConfigMaps, 200 Secrets, 150 Services and 198 Deployments.
+// resources, 250 ConfigMaps, 200 Secrets, 150 headless Services (a test cluster has ~250 service IPs) and 198 Deployments.
 func benchSet(b *testing.B) (string, []*unstructured.Unstructured) {
 	b.Helper()
 	ns := fmt.Sprintf("bench-%d-%d", time.Now().UnixNano()%1_000_000, benchSeq.Add(1))
@@ -63,7 +63,7 @@ spec:
 		add(objects(b, fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata: {name: secret-%d, namespace: %s}\nstringData: {token: \"t-%d\"}\n", i, ns, i))[0])
 	}
 	for i := range 150 {
-		add(objects(b, fmt.Sprintf("apiVersion: v1\nkind: Service\nmetadata: {name: svc-%d, namespace: %s}\nspec: {selector: {app: a%d}, ports: [{port: 80, targetPort: 8080}]}\n", i, ns, i))[0])
+		add(objects(b, fmt.Sprintf("apiVersion: v1\nkind: Service\nmetadata: {name: svc-%d, namespace: %s}\nspec: {clusterIP: None, selector: {app: a%d}, ports: [{port: 80, targetPort: 8080}]}\n", i, ns, i))[0])
 	}
 	for i := range 198 {
 		add(objects(b, fmt.Sprintf(`

@@ -200,3 +200,30 @@ func TestWaitHealthRules(t *testing.T) {
 		t.Errorf("bad expression: %v", err)
 	}
 }
+
+func TestApplyWaitForDependencies(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	ns := env.Namespace(t)
+	m, _ := newManager(t, nil)
+	set := objects(t, waitSet)[:1]
+	set = append(set, objects(t, `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: after-web, annotations: {config.kubernetes.io/depends-on: apps/namespaces/`+ns+`/Deployment/web}}
+`)...)
+	// The Deployment never becomes ready (no controller): its dependent
+	// is not applied and the error says why.
+	cs, err := m.Apply(ctx, set, ssa.ApplyOptions{DefaultNamespace: ns, WaitForDependencies: true, Timeout: 2 * time.Second})
+	if !errors.Is(err, ssa.ErrTimeout) || !strings.Contains(err.Error(), "ConfigMap/"+ns+"/after-web: dependency Deployment.apps/"+ns+"/web") {
+		t.Fatalf("Apply = %v", err)
+	}
+	if got := len(cs.Changes); got != 1 {
+		t.Errorf("changes = %s", cs)
+	}
+	setDeploymentStatus(ctx, t, ns, "web", false)
+	cs, err = m.Apply(ctx, set, ssa.ApplyOptions{DefaultNamespace: ns, WaitForDependencies: true, Timeout: time.Minute})
+	if err != nil || cs.Count(ssa.ActionCreated) != 1 {
+		t.Errorf("Apply once the dependency is ready = %v, %v", cs, err)
+	}
+}

@@ -32,7 +32,7 @@ type Environment struct {
 	env    *envtest.Environment
 	cfg    *rest.Config
 	scheme *runtime.Scheme
-	client client.Client
+	client client.WithWatch
 	binDir string
 }
 
@@ -153,7 +153,7 @@ func Start(opts ...Option) (*Environment, error) {
 	cfg.QPS = -1
 	cfg.Burst = 0
 
-	c, err := client.New(cfg, client.Options{Scheme: sch})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: sch})
 	if err != nil {
 		_ = env.Stop()
 		return nil, fmt.Errorf("creating client: %w", err)
@@ -173,9 +173,9 @@ func (e *Environment) Stop() error {
 // with client-side throttling off.
 func (e *Environment) Config() *rest.Config { return rest.CopyConfig(e.cfg) }
 
-// Client returns an uncached admin client. It is shared and safe for
-// concurrent use.
-func (e *Environment) Client() client.Client { return e.client }
+// Client returns an uncached admin client that can also watch. It is shared
+// and safe for concurrent use.
+func (e *Environment) Client() client.WithWatch { return e.client }
 
 // Scheme returns the scheme of the Environment's clients.
 func (e *Environment) Scheme() *runtime.Scheme { return e.scheme }

@@ -249,3 +249,25 @@ func TestDefaultBinaryDirHonoursXDG(t *testing.T) {
 		t.Errorf("DefaultBinaryDir() = %q, want %q", dir, want)
 	}
 }
+
+func TestClientWatches(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ns := env.Namespace(t)
+	w, err := env.Client().Watch(ctx, &corev1.ConfigMapList{}, client.InNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "watched", Namespace: ns}}
+	if err := env.Client().Create(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	ev, ok := <-w.ResultChan()
+	if !ok {
+		t.Fatal("watch closed before the creation was seen")
+	}
+	if got, ok := ev.Object.(*corev1.ConfigMap); !ok || got.Name != "watched" {
+		t.Errorf("first event = %s %T, want the created ConfigMap", ev.Type, ev.Object)
+	}
+}

@@ -3,7 +3,9 @@ package dependency_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -20,7 +22,16 @@ import (
 
 var env *testenv.Environment
 
-func TestMain(m *testing.M) { testenv.Main(m, &env, testenv.WithCRDs(widgetCRD())) }
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// A fuzz worker runs only FuzzSort, which needs no API server; starting
+	// one per worker would leave control planes behind when the fuzzing
+	// coordinator kills its workers.
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		os.Exit(m.Run())
+	}
+	testenv.Main(m, &env, testenv.WithCRDs(widgetCRD()))
+}
 
 var widgetGVK = schema.GroupVersionKind{Group: "dependency.test.gitopskit.dev", Version: "v1", Kind: "Widget"}
 

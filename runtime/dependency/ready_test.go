@@ -3,9 +3,7 @@ package dependency_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -23,13 +21,6 @@ import (
 var env *testenv.Environment
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	// A fuzz worker runs only FuzzSort, which needs no API server; starting
-	// one per worker would leave control planes behind when the fuzzing
-	// coordinator kills its workers.
-	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
-		os.Exit(m.Run())
-	}
 	testenv.Main(m, &env, testenv.WithCRDs(widgetCRD()))
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -47,7 +48,17 @@ import (
 // process-wide logger: the one passed with WithLogger, else a logger that
 // discards (controller-runtime otherwise prints a warning with a stack trace
 // into the test output). Start alone changes no global.
+//
+// In a fuzzing worker process (go test -fuzz) Main starts no control plane
+// and leaves *env nil: fuzz targets must not need one, and the fuzzing
+// coordinator kills its workers without letting them stop child processes.
 func Main(m *testing.M, env **Environment, opts ...Option) {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		os.Exit(m.Run())
+	}
 	o := options{}
 	for _, opt := range opts {
 		opt(&o)

@@ -170,7 +170,9 @@ func (m *Manager) watchUntil(ctx context.Context, objs []*unstructured.Unstructu
 		}
 		statuses[id] = ObjectStatus{ID: id, Status: StatusUnknown, Message: "not observed yet"}
 	}
-	obs := make(chan observation, 64)
+	// A listed snapshot arrives as one batch, so a fail-fast decision
+	// reports every object of that list, not only the first by name.
+	obs := make(chan []observation, 64)
 	errc := make(chan error, len(groups))
 	for k, names := range groups {
 		go func() {
@@ -183,24 +185,28 @@ func (m *Manager) watchUntil(ctx context.Context, objs []*unstructured.Unstructu
 	isDone := map[ObjectID]bool{}
 	for {
 		select {
-		case o := <-obs:
-			if _, ok := statuses[o.id]; !ok {
-				continue
-			}
-			s := eval(o.id, o.obj)
-			statuses[o.id] = s
-			if d := done(s); d != isDone[o.id] {
-				isDone[o.id] = d
-				if d {
-					pending--
-				} else {
-					pending++
+		case batch := <-obs:
+			anyFailed := false
+			for _, o := range batch {
+				if _, ok := statuses[o.id]; !ok {
+					continue
 				}
+				s := eval(o.id, o.obj)
+				statuses[o.id] = s
+				if d := done(s); d != isDone[o.id] {
+					isDone[o.id] = d
+					if d {
+						pending--
+					} else {
+						pending++
+					}
+				}
+				anyFailed = anyFailed || failed(s)
 			}
 			if pending == 0 {
 				return nil
 			}
-			if failed(s) {
+			if anyFailed {
 				return waitError(ErrFailed, order, statuses, isDone, start)
 			}
 		case err := <-errc:
@@ -229,7 +235,7 @@ func waitError(cause error, order []ObjectID, statuses map[ObjectID]ObjectStatus
 // single object is wanted) and sends an observation per event for the
 // wanted names. It re-lists when the watch expires and re-watches when the
 // server closes it.
-func watchGroup(ctx context.Context, wc client.WithWatch, k watchKey, names []string, out chan<- observation) error {
+func watchGroup(ctx context.Context, wc client.WithWatch, k watchKey, names []string, out chan<- []observation) error {
 	wanted := map[string]bool{}
 	for _, n := range names {
 		wanted[n] = true
@@ -242,14 +248,19 @@ func watchGroup(ctx context.Context, wc client.WithWatch, k watchKey, names []st
 		listOpts = append(listOpts, client.MatchingFields{"metadata.name": names[0]})
 	}
 	listGVK := k.gvk.GroupVersion().WithKind(k.gvk.Kind + "List")
-	send := func(name string, obj *unstructured.Unstructured) bool {
-		id := ObjectID{Group: k.gvk.Group, Kind: k.gvk.Kind, Namespace: k.namespace, Name: name}
+	obsOf := func(name string, obj *unstructured.Unstructured) observation {
+		return observation{id: ObjectID{Group: k.gvk.Group, Kind: k.gvk.Kind, Namespace: k.namespace, Name: name}, obj: obj}
+	}
+	sendBatch := func(batch []observation) bool {
 		select {
-		case out <- observation{id: id, obj: obj}:
+		case out <- batch:
 			return true
 		case <-ctx.Done():
 			return false
 		}
+	}
+	send := func(name string, obj *unstructured.Unstructured) bool {
+		return sendBatch([]observation{obsOf(name, obj)})
 	}
 	log := logr.FromContextOrDiscard(ctx)
 	rv := ""
@@ -261,19 +272,21 @@ func watchGroup(ctx context.Context, wc client.WithWatch, k watchKey, names []st
 				return fmt.Errorf("listing %s: %w", listGVK, err)
 			}
 			seen := map[string]bool{}
+			batch := make([]observation, 0, len(wanted))
 			for i := range list.Items {
 				o := &list.Items[i]
 				if wanted[o.GetName()] {
 					seen[o.GetName()] = true
-					if !send(o.GetName(), o) {
-						return nil
-					}
+					batch = append(batch, obsOf(o.GetName(), o))
 				}
 			}
 			for n := range wanted {
-				if !seen[n] && !send(n, nil) {
-					return nil
+				if !seen[n] {
+					batch = append(batch, obsOf(n, nil))
 				}
+			}
+			if !sendBatch(batch) {
+				return nil
 			}
 			rv = list.GetResourceVersion()
 		}

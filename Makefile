@@ -4,6 +4,7 @@
 #   make bench         run every Benchmark* of every module
 #   make fuzz          run every Fuzz* target for FUZZTIME (default 30s)
 #   make controlplane  build kube-apiserver and etcd from source into the cache folder
+#   make generate      regenerate the reference operator's deepcopy code, CRDs and RBAC
 #   make tidy-check    fail if `go mod tidy` would change any go.mod/go.sum
 #   make lint          gofmt and go vet
 #
@@ -26,6 +27,14 @@ CACHE_HOME   := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)
 CONTROLPLANE_DIR ?= $(CACHE_HOME)/gitopskit/controlplane/$(K8S_VERSION)
 export KUBEBUILDER_ASSETS ?= $(CONTROLPLANE_DIR)
 
+# Code generators, pinned in tools/codegen/go.mod and built once per version.
+CONTROLLER_GEN_VERSION := $(shell awk '$$1=="sigs.k8s.io/controller-tools" && $$2 ~ /^v/ {print $$2; exit}' tools/codegen/go.mod)
+CONTROLLER_GEN := $(CACHE_HOME)/gitopskit/bin/controller-gen-$(CONTROLLER_GEN_VERSION)
+# Files make generate writes (a shell glob, expanded when the recipe runs);
+# make test fails when they are not up to date.
+GENERATED_GLOB := examples/api/*/zz_generated.deepcopy.go examples/api/*/*/zz_generated.deepcopy.go \
+	examples/config/crd/bases/*.yaml examples/config/rbac/role*.yaml
+
 FUZZTIME  ?= 30s
 BENCHTIME ?= 1x
 TEST_FLAGS ?= -race -count=1
@@ -38,7 +47,7 @@ K8S_LDFLAGS := -s -w $(foreach p,$(VERSION_PKGS),\
 	-X $(p).gitTreeState=clean -X $(p).buildDate=1970-01-01T00:00:00Z)
 
 .PHONY: test
-test: controlplane ## vet and test every module, stopping at the first that fails
+test: controlplane generate-check ## vet and test every module, stopping at the first that fails
 	@for m in $(MODULES); do \
 		echo "==> $$m: go vet"; \
 		( cd $$m && $(GO) vet ./... ) || { echo "FAIL: module $$m (go vet)"; exit 1; }; \
@@ -66,6 +75,33 @@ fuzz: controlplane ## run every Fuzz* target for FUZZTIME
 		done; \
 	done
 
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## regenerate deepcopy functions, CRD manifests and RBAC of examples/
+	cd examples && GOWORK=off $(CONTROLLER_GEN) object:headerFile=/dev/null crd:crdVersions=v1 \
+		paths=./api/... output:crd:artifacts:config=config/crd/bases
+	cd examples && GOWORK=off $(CONTROLLER_GEN) rbac:roleName=gitopsd \
+		paths=./internal/controller/... output:rbac:artifacts:config=config/rbac
+
+# Regenerates, then compares checksums of every generated file before and
+# after (file names included, so a new or removed file counts too). This
+# works in a plain copy of the tree as well as in a git checkout.
+.PHONY: generate-check
+generate-check: $(CONTROLLER_GEN) ## fail if make generate would change a generated file
+	@sums() { shopt -s nullglob; local f=($(GENERATED_GLOB)); [ $${#f[@]} -eq 0 ] || sha256sum "$${f[@]}"; }; \
+	before=$$(sums); \
+	$(MAKE) --no-print-directory generate >/dev/null; \
+	after=$$(sums); \
+	if [ "$$before" != "$$after" ]; then \
+		echo "FAIL: generated files are out of date; run make generate and commit:"; \
+		diff <(echo "$$before") <(echo "$$after") || true; exit 1; \
+	fi; echo "generated files are up to date"
+
+$(CONTROLLER_GEN):
+	@mkdir -p $(dir $@)
+	@echo "==> building controller-gen $(CONTROLLER_GEN_VERSION)"
+	cd tools/codegen && GOWORK=off $(GO) build -trimpath -o $@.tmp sigs.k8s.io/controller-tools/cmd/controller-gen
+	mv $@.tmp $@
+
 .PHONY: controlplane
 controlplane: $(CONTROLPLANE_DIR)/kube-apiserver $(CONTROLPLANE_DIR)/etcd ## build kube-apiserver and etcd if missing
 	@echo "control plane $(K8S_VERSION) (etcd $(ETCD_VERSION)) in $(CONTROLPLANE_DIR)"
@@ -88,7 +124,7 @@ $(CONTROLPLANE_DIR)/etcd:
 
 .PHONY: tidy-check
 tidy-check: ## fail if go mod tidy would change a go.mod or go.sum
-	@for m in $(MODULES) tools/controlplane tools/controlplane/etcd; do \
+	@for m in $(MODULES) tools/controlplane tools/controlplane/etcd tools/codegen; do \
 		( cd $$m && GOWORK=off $(GO) mod tidy -diff ) || { echo "FAIL: module $$m is not tidy (run: cd $$m && GOWORK=off go mod tidy)"; exit 1; }; \
 	done
 	@echo "every module is tidy"

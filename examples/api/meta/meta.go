@@ -1,0 +1,72 @@
+package meta
+
+// LocalObjectReference names an object in the referrer's namespace.
+type LocalObjectReference struct {
+	// Name of the referent.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// NamespacedObjectReference names an object, in the referrer's namespace
+// when Namespace is empty.
+type NamespacedObjectReference struct {
+	// Name of the referent.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// Namespace of the referent; the referrer's namespace when empty.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// NamespacedObjectKindReference names an object of any kind, in the
+// referrer's namespace when Namespace is empty.
+type NamespacedObjectKindReference struct {
+	// APIVersion of the referent, "group/version" or "version".
+	// +optional
+	APIVersion string `json:"apiVersion,omitempty"`
+
+	// Kind of the referent.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	Kind string `json:"kind"`
+
+	// Name of the referent.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// Namespace of the referent; the referrer's namespace when empty.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// ReconcileRequestStatus records the last reconcile request
+// (reconcile.gitopskit.dev/requestedAt) a controller handled.
+type ReconcileRequestStatus struct {
+	// LastHandledReconcileAt is the value of the requestedAt annotation the
+	// controller last acted on.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+}
+
+// Condition types and reasons the reference operator's objects use besides
+// runtime/conditions' Ready, Reconciling and Stalled.
+const (
+	// ArtifactInStorageCondition is True when the object's artifact is in
+	// storage and matches its digest.
+	ArtifactInStorageCondition = "ArtifactInStorage"
+	// SourceVerifiedCondition is True when the source's signature was
+	// verified.
+	SourceVerifiedCondition = "SourceVerified"
+	// HealthyCondition is True when every applied object passed its
+	// health check.
+	HealthyCondition = "Healthy"
+)

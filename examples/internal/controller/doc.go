@@ -1,0 +1,21 @@
+// Package controller holds gitopsd's reconcilers: GitRepository and
+// OCIRepository (package source), Kustomization (package kustomize).
+//
+// This file carries the RBAC markers from which make generate writes
+// config/rbac/role.yaml: the permissions gitopsd needs for its own objects.
+// Applying a Kustomization's objects needs whatever those objects need;
+// config/rbac binds cluster-admin for that, as Flux does, and
+// spec.serviceAccountName narrows it per Kustomization by impersonation.
+package controller
+
+// +kubebuilder:rbac:groups=source.gitopskit.dev,resources=gitrepositories;ocirepositories,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=source.gitopskit.dev,resources=gitrepositories/status;ocirepositories/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=source.gitopskit.dev,resources=gitrepositories/finalizers;ocirepositories/finalizers,verbs=update
+// +kubebuilder:rbac:groups=kustomize.gitopskit.dev,resources=kustomizations,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=kustomize.gitopskit.dev,resources=kustomizations/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=kustomize.gitopskit.dev,resources=kustomizations/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets;configmaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=impersonate
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete

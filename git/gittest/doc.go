@@ -11,4 +11,7 @@
 // tag peels to, or a commit reachable from one (the server advertises
 // allow-reachable-sha1-in-want). Anything else, including an object that
 // does not exist, is refused with git's "ERR upload-pack: not our ref <id>".
+//
+// NewServer ties a server to a test. Start runs one in a program instead
+// (a demo, a local development tool) until Close.
 package gittest

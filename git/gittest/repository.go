@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -29,7 +28,7 @@ import (
 // Repository is a bare repository on a Server, with helpers that write
 // objects directly (no worktree), so building large histories is fast.
 type Repository struct {
-	tb   testing.TB
+	tb   reporter
 	name string
 	dir  string
 	lock *sync.RWMutex

@@ -66,7 +66,7 @@ func WithSSH() Option { return func(c *config) { c.ssh = true } }
 // repositories in a temporary folder, served over smart HTTP (protocol v0,
 // which a stock git client accepts) and, with WithSSH, over SSH.
 type Server struct {
-	tb   testing.TB
+	tb   reporter
 	cfg  config
 	root string
 	http *httptest.Server
@@ -75,6 +75,27 @@ type Server struct {
 
 	mu    sync.Mutex
 	locks map[string]*sync.RWMutex
+
+	closeOnce  sync.Once
+	removeRoot bool // Start made root, so Close removes it
+}
+
+// reporter is what a Server and its Repositories need from a testing.TB:
+// NewServer passes the test's, Start a standaloneReporter.
+type reporter interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+}
+
+// standaloneReporter reports for a Server made by Start, which has no test
+// to fail: a helper's failure panics (see Start), and log lines are dropped.
+type standaloneReporter struct{}
+
+func (standaloneReporter) Helper()             {}
+func (standaloneReporter) Logf(string, ...any) {}
+func (standaloneReporter) Fatalf(format string, args ...any) {
+	panic(fmt.Errorf(format, args...))
 }
 
 var repoName = regexp.MustCompile(`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*\.git$`)
@@ -82,7 +103,40 @@ var repoName = regexp.MustCompile(`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*\.git$`)
 // NewServer starts a server that stops when the test ends.
 func NewServer(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
-	s := &Server{tb: tb, root: tb.TempDir(), locks: map[string]*sync.RWMutex{}}
+	s, err := start(tb, tb.TempDir(), opts)
+	if err != nil {
+		tb.Fatalf("gittest: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Start starts a server outside a test, for programs such as demos and local
+// development tools that want a throwaway git server; it takes the same
+// options as NewServer. The repositories live in a new temporary folder.
+// Stop the server with Close, which also removes that folder.
+//
+// A test should use NewServer instead: on a Server from Start, the methods
+// without an error result (InitRepository, Repository.Commit and the
+// other helpers), which fail a test through testing.TB.Fatalf under
+// NewServer, panic instead. They fail only on invalid arguments, such as a
+// repository name not ending in ".git", or on a broken file system.
+func Start(opts ...Option) (*Server, error) {
+	root, err := os.MkdirTemp("", "gittest-")
+	if err != nil {
+		return nil, fmt.Errorf("gittest: %w", err)
+	}
+	s, err := start(standaloneReporter{}, root, opts)
+	if err != nil {
+		os.RemoveAll(root)
+		return nil, fmt.Errorf("gittest: %w", err)
+	}
+	s.removeRoot = true
+	return s, nil
+}
+
+func start(tb reporter, root string, opts []Option) (*Server, error) {
+	s := &Server{tb: tb, root: root, locks: map[string]*sync.RWMutex{}}
 	for _, o := range opts {
 		o(&s.cfg)
 	}
@@ -90,7 +144,7 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 	if s.cfg.tls {
 		p, err := newPKI()
 		if err != nil {
-			tb.Fatalf("gittest: %v", err)
+			return nil, err
 		}
 		s.pki = p
 		tc := &tls.Config{Certificates: []tls.Certificate{p.server}, MinVersion: tls.VersionTLS12}
@@ -103,16 +157,32 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 	} else {
 		s.http.Start()
 	}
-	tb.Cleanup(s.http.Close)
 	if s.cfg.ssh {
 		ss, err := startSSH(s)
 		if err != nil {
-			tb.Fatalf("gittest: %v", err)
+			s.http.Close()
+			return nil, err
 		}
 		s.ssh = ss
-		tb.Cleanup(ss.close)
 	}
-	return s
+	return s, nil
+}
+
+// Close stops the server, waiting for the requests in progress, and, for
+// a Server from Start, removes its repositories. Calling it again does
+// nothing; a Server from NewServer is closed when its test ends.
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		if s.ssh != nil {
+			s.ssh.close()
+		}
+		s.http.Close()
+		if s.removeRoot {
+			err = os.RemoveAll(s.root)
+		}
+	})
+	return err
 }
 
 // HTTPURL returns the http(s) URL of a repository, e.g. "repo.git".

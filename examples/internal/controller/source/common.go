@@ -1,0 +1,119 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gitopskit/kit/artifact"
+	"github.com/gitopskit/kit/artifact/storage"
+	"github.com/gitopskit/kit/examples/api/meta"
+	"github.com/gitopskit/kit/runtime/conditions"
+)
+
+// Finalizer is the finalizer both source reconcilers put on their objects, so
+// that an object's artifacts are removed from storage before it goes.
+const Finalizer = "source.gitopskit.dev/finalizer"
+
+// Storage kinds: the first element of an artifact's path.
+const (
+	gitStorageKind = "gitrepository"
+	ociStorageKind = "ocirepository"
+)
+
+// Condition reasons of the source reconcilers, besides runtime/conditions'.
+const (
+	// reasonAuthFailed: the credentials could not be read or were refused.
+	reasonAuthFailed = "AuthenticationFailed"
+	// reasonFetchFailed: the remote could not be read.
+	reasonFetchFailed = "FetchFailed"
+	// reasonInvalidSpec: the spec cannot work whatever is retried.
+	reasonInvalidSpec = "InvalidSpec"
+	// reasonVerificationFailed: the signature did not verify.
+	reasonVerificationFailed = "VerificationFailed"
+	// reasonVerified: the signature verified.
+	reasonVerified = "Succeeded"
+	// reasonStorageFailed: the artifact could not be written or checked.
+	reasonStorageFailed = "StorageOperationFailed"
+	// reasonArtifactStored: the artifact is in storage.
+	reasonArtifactStored = "Succeeded"
+	// reasonNoArtifact: there is no artifact yet.
+	reasonNoArtifact = "NoArtifact"
+)
+
+const (
+	artifactInStorage = meta.ArtifactInStorageCondition
+	sourceVerified    = meta.SourceVerifiedCondition
+)
+
+// ownedConditions are the condition types the source reconcilers write.
+var ownedConditions = []string{
+	conditions.Ready, conditions.Reconciling, conditions.Stalled,
+	artifactInStorage, sourceVerified,
+}
+
+// summaryOwned are the positive-polarity conditions Ready is computed from.
+var summaryOwned = []string{sourceVerified, artifactInStorage}
+
+// getSecret reads the Secret name in namespace. A missing Secret is an error
+// naming it (never its content), which the caller reports as Ready=False and
+// retries: the Secret may be created later.
+func getSecret(ctx context.Context, c client.Client, namespace, name string) (*corev1.Secret, error) {
+	s := &corev1.Secret{}
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	if err := c.Get(ctx, key, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("secret '%s' not found", key)
+		}
+		return nil, fmt.Errorf("reading secret '%s': %w", key, err)
+	}
+	return s, nil
+}
+
+// ignorePatterns splits spec.ignore into lines for archive.Options.Ignore.
+func ignorePatterns(ignore *string) []string {
+	if ignore == nil {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.Split(*ignore, "\n") {
+		l = strings.TrimRight(l, "\r")
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// sameIgnore reports whether two optional ignore specs are equal.
+func sameIgnore(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}
+
+// reusable reports whether the stored artifact cur was built from revision
+// and can be kept: its file exists and still matches its digest and size.
+func reusable(ctx context.Context, st *storage.Storage, cur *artifact.Artifact, revision string) bool {
+	if cur == nil || revision == "" || !cur.HasRevision(revision) || !st.Exists(*cur) {
+		return false
+	}
+	return st.Verify(ctx, *cur) == nil
+}
+
+// collectGarbage deletes the older artifacts of a's object, keeping a and
+// the one before it (for consumers still downloading it).
+func collectGarbage(ctx context.Context, st *storage.Storage, a artifact.Artifact) error {
+	if _, err := st.GC(ctx, a, storage.GCOptions{}); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}

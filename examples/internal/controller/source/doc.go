@@ -1,0 +1,40 @@
+// Package source holds gitopsd's source reconcilers: GitRepositoryReconciler
+// and OCIRepositoryReconciler. Each turns a source object into an artifact — a
+// reproducible tar.gz in an artifact/storage directory, served over HTTP —
+// and records it in status.artifact for consumers such as Kustomizations.
+//
+// Both follow Flux's source-controller:
+//
+//   - the finalizer source.gitopskit.dev/finalizer is added first; on
+//     deletion the object's artifacts are removed from storage and the
+//     finalizer dropped;
+//   - spec.suspend stops all work (deletion excepted); the reconcile
+//     request annotation (reconcile.gitopskit.dev/requestedAt) triggers a
+//     reconcile before the interval and is recorded in
+//     status.lastHandledReconcileAt; status-only updates do not trigger one;
+//   - credentials come from the Secrets the spec names, validated by
+//     runtime/secrets; a missing Secret or key gives Ready=False with a
+//     message naming the Secret and key, never a value;
+//   - signatures are verified before anything is stored (condition
+//     SourceVerified);
+//   - when the source still points at the stored revision, built with the
+//     same ignore rules (and layer selector), and the stored file still
+//     matches its digest, nothing is fetched nor written again; otherwise
+//     the new artifact is stored, ArtifactInStorage is set and older
+//     artifacts beyond the previous one are garbage-collected;
+//   - conditions Ready, Reconciling and Stalled follow runtime/reconcile:
+//     a spec that cannot work (an invalid semver range, an unsupported URL,
+//     credentials over plain HTTP) is Stalled and not retried until it
+//     changes; a transient failure (an unreachable server, a missing Secret)
+//     is Ready=False and retried with backoff; success is requeued at
+//     spec.interval with jitter.
+//
+// GitRepository revisions are "<branch or tag>@sha1:<commit>" (or
+// "sha1:<commit>" for a bare commit). The reconciler fetches with git/gogit
+// through a cache of bare repositories and exports each object's files into a
+// working folder updated in place, both under a temporary directory that
+// lives as long as the manager.
+//
+// OCIRepository revisions are "<tag>@sha256:<manifest digest>" (or
+// "sha256:<digest>" for a digest reference).
+package source

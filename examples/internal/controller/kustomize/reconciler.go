@@ -1,0 +1,480 @@
+package kustomize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	crreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/go-logr/logr"
+
+	"github.com/gitopskit/kit/artifact/fetch"
+	"github.com/gitopskit/kit/runtime/acl"
+	"github.com/gitopskit/kit/runtime/conditions"
+	"github.com/gitopskit/kit/runtime/dependency"
+	"github.com/gitopskit/kit/runtime/patch"
+	"github.com/gitopskit/kit/runtime/reconcile"
+	"github.com/gitopskit/kit/ssa"
+
+	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
+	"github.com/gitopskit/kit/examples/api/meta"
+	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
+)
+
+// Finalizer is the finalizer that holds a Kustomization until its applied
+// objects are pruned or orphaned as spec.deletionPolicy says.
+const Finalizer = "kustomize.gitopskit.dev/finalizer"
+
+// ControllerName is the controller-runtime name of the Kustomization
+// controller, unique within a manager.
+const ControllerName = "kustomization"
+
+// Field manager and ownership-label group of the applied objects.
+const (
+	fieldManager = "gitopsd"
+	ownerGroup   = "kustomize.gitopskit.dev"
+)
+
+// Ready=False reasons of this controller, besides runtime/conditions'.
+const (
+	// ArtifactFailedReason: the source is missing, has no artifact yet, or
+	// its artifact cannot be downloaded.
+	ArtifactFailedReason = "ArtifactFailed"
+	// BuildFailedReason: the folder cannot be built, decrypted or
+	// substituted.
+	BuildFailedReason = "BuildFailed"
+	// ApplyFailedReason: the cluster refused some objects.
+	ApplyFailedReason = "ApplyFailed"
+	// PruneFailedReason: objects that left the build could not be deleted.
+	PruneFailedReason = "PruneFailed"
+	// HealthCheckFailedReason: applied or checked objects did not become
+	// ready within spec.timeout.
+	HealthCheckFailedReason = "HealthCheckFailed"
+	// AccessDeniedReason: a cross-namespace reference the policy forbids.
+	AccessDeniedReason = "AccessDenied"
+	// DeletionFailedReason: the objects could not be deleted on deletion.
+	DeletionFailedReason = "DeletionFailed"
+	// InvalidSpecReason: the spec cannot be acted upon until it changes.
+	InvalidSpecReason = "InvalidSpec"
+)
+
+// ownedConditions are the condition types this controller writes.
+var ownedConditions = []string{conditions.Ready, conditions.Reconciling, conditions.Stalled, meta.HealthyCondition}
+
+// KustomizationReconciler reconciles Kustomizations: it builds a folder of
+// a source's artifact with kustomize and keeps the result applied.
+type KustomizationReconciler struct {
+	// Client is the manager's client; it reads Kustomizations, sources,
+	// ConfigMaps and Secrets, and writes Kustomizations.
+	Client client.Client
+	// Config is the base rest.Config: the client that applies, prunes and
+	// waits is built from it, impersonating spec.serviceAccountName when
+	// set.
+	Config *rest.Config
+	// Fetcher downloads source artifacts and checks their digests.
+	Fetcher *fetch.Fetcher
+	// ACL decides which cross-namespace sourceRef and dependsOn references
+	// are allowed; the zero Policy denies them all.
+	ACL acl.Policy
+	// Concurrency is how many Kustomizations are reconciled in parallel;
+	// 0 means 1.
+	Concurrency int
+
+	// applier is the uncached admin client, built by SetupWithManager,
+	// used when no service account is impersonated.
+	applier client.WithWatch
+}
+
+// Reconcile brings one Kustomization in line with its source and records
+// the outcome in its status.
+func (r *KustomizationReconciler) Reconcile(ctx context.Context, req crreconcile.Request) (res crreconcile.Result, retErr error) {
+	obj := &kustomizev1.Kustomization{}
+	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		return crreconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if reconcile.Skip(obj) {
+		return crreconcile.Result{}, nil
+	}
+	log := logr.FromContextOrDiscard(ctx)
+
+	helper, err := patch.NewHelper(obj, r.Client)
+	if err != nil {
+		return crreconcile.Result{}, err
+	}
+
+	// Persist the finalizer before anything is applied, so no object can
+	// be put on the cluster by a Kustomization that could vanish without
+	// cleaning up.
+	if obj.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(obj, Finalizer) {
+		controllerutil.AddFinalizer(obj, Finalizer)
+		if err := helper.Patch(ctx, obj, patch.Options{}); err != nil {
+			return crreconcile.Result{}, fmt.Errorf("adding finalizer: %w", err)
+		}
+		if helper, err = patch.NewHelper(obj, r.Client); err != nil {
+			return crreconcile.Result{}, err
+		}
+	}
+
+	start := time.Now()
+	defer func() {
+		res, retErr = reconcile.Result(obj, retErr, reconcile.ResultOptions{
+			Interval:      obj.GetInterval(),
+			RetryInterval: obj.GetRetryInterval(),
+			Summary: conditions.Summary{
+				SuccessMessage: "Applied revision: " + obj.Status.LastAppliedRevision,
+			},
+		})
+		if perr := helper.Patch(ctx, obj, patch.Options{ObservedGeneration: true, OwnedConditions: ownedConditions}); perr != nil {
+			retErr = errors.Join(retErr, perr)
+		}
+		log.V(1).Info("reconciled", "duration", time.Since(start).String(), "ready", conditions.IsReady(obj))
+	}()
+
+	if !obj.DeletionTimestamp.IsZero() {
+		return crreconcile.Result{}, r.finalize(ctx, obj)
+	}
+	return crreconcile.Result{}, r.reconcile(ctx, obj)
+}
+
+// reconcile does the work of one reconcile of a live Kustomization; its
+// error decides the conditions (see reconcile.Result).
+func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev1.Kustomization) error {
+	conditions.MarkReconciling(obj, conditions.ProgressingReason, "reconciling generation %d", obj.Generation)
+
+	src, err := r.source(ctx, obj)
+	if err != nil {
+		return err
+	}
+	art := src.GetArtifact()
+	obj.Status.LastAttemptedRevision = art.Revision
+
+	if err := r.checkDependencies(ctx, obj); err != nil {
+		return err
+	}
+
+	force := false
+	if req, ok := reconcile.GetRequest(obj); ok && req.Pending(obj.Status.LastHandledReconcileAt) {
+		force = req.Force()
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, obj.GetTimeout())
+	defer cancel()
+
+	tmp, err := os.MkdirTemp("", "kustomization-")
+	if err != nil {
+		return fmt.Errorf("creating a temporary folder: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	root := filepath.Join(tmp, "source")
+	if _, err := r.Fetcher.Fetch(ctx, *art, root); err != nil {
+		return reconcile.Fail(ArtifactFailedReason, fmt.Errorf("fetching artifact of revision %s: %w", art.Revision, err))
+	}
+
+	objs, err := r.build(ctx, obj, root)
+	if err != nil {
+		return reconcile.Fail(BuildFailedReason, fmt.Errorf("building revision %s: %w", art.Revision, err))
+	}
+
+	c, err := r.applyClient(obj)
+	if err != nil {
+		return err
+	}
+	mgr, err := r.manager(c, obj)
+	if err != nil {
+		return err
+	}
+
+	old, err := r.inventory(obj)
+	if err != nil {
+		return reconcile.Stall(InvalidSpecReason, err)
+	}
+	cs, applyErr := mgr.Apply(ctx, objs, ssa.ApplyOptions{
+		DefaultNamespace: obj.Namespace,
+		Recreate:         obj.Spec.Force || force,
+		Timeout:          obj.GetTimeout(),
+	})
+	next := ssa.InventoryFromChangeSet(cs)
+	if applyErr != nil {
+		// Keep tracking what was applied before, and what this partial
+		// apply created, so a later prune still finds it.
+		if cs != nil {
+			for _, e := range old.Entries {
+				if id, err := ssa.ParseInventoryID(e.ID); err == nil && !next.Has(id) {
+					next.Add(id, e.Version)
+				}
+			}
+			setInventory(obj, next)
+		}
+		return reconcile.Fail(ApplyFailedReason, fmt.Errorf("applying revision %s: %w", art.Revision, applyErr))
+	}
+	if cs.Changed() {
+		log := logr.FromContextOrDiscard(ctx)
+		log.Info("applied", "revision", art.Revision, "created", cs.Count(ssa.ActionCreated),
+			"configured", cs.Count(ssa.ActionConfigured), "recreated", cs.Count(ssa.ActionRecreated))
+	}
+
+	if obj.Spec.Prune {
+		stale := old.Diff(next)
+		if len(stale.Entries) > 0 {
+			pcs, err := mgr.Prune(ctx, stale, ssa.PruneOptions{})
+			if err != nil {
+				// What could not be deleted stays in the inventory, to be
+				// tried again.
+				var se *ssa.SetError
+				if errors.As(err, &se) {
+					for _, id := range se.Failed() {
+						for _, e := range stale.Entries {
+							if e.ID == id.InventoryID() {
+								next.Add(id, e.Version)
+							}
+						}
+					}
+				}
+				setInventory(obj, next)
+				return reconcile.Fail(PruneFailedReason, fmt.Errorf("pruning objects that left revision %s: %w", art.Revision, err))
+			}
+			if n := pcs.Count(ssa.ActionDeleted); n > 0 {
+				logr.FromContextOrDiscard(ctx).Info("pruned", "revision", art.Revision, "deleted", n)
+			}
+		}
+	}
+	setInventory(obj, next)
+
+	if err := r.checkHealth(ctx, obj, mgr, next); err != nil {
+		return reconcile.Fail(HealthCheckFailedReason, fmt.Errorf("revision %s: %w", art.Revision, err))
+	}
+	obj.Status.LastAppliedRevision = art.Revision
+	conditions.MarkTrue(obj, conditions.Ready, conditions.SucceededReason, "Applied revision: %s", art.Revision)
+	return nil
+}
+
+// source returns the Kustomization's source, once it has an artifact.
+func (r *KustomizationReconciler) source(ctx context.Context, obj *kustomizev1.Kustomization) (sourcev1.Source, error) {
+	ref := obj.Spec.SourceRef
+	ns := ref.Namespace
+	if ns == "" {
+		ns = obj.Namespace
+	}
+	if err := r.ACL.Check(ctx, r.Client, obj.Namespace, ns); err != nil {
+		if errors.Is(err, acl.ErrAccessDenied) {
+			return nil, reconcile.Stall(AccessDeniedReason, fmt.Errorf("sourceRef %s %s/%s: %w", ref.Kind, ns, ref.Name, err))
+		}
+		return nil, err
+	}
+	if ref.APIVersion != "" && ref.APIVersion != sourcev1.GroupVersion.String() {
+		return nil, reconcile.Stall(InvalidSpecReason, fmt.Errorf("sourceRef apiVersion %q is not supported, want %s", ref.APIVersion, sourcev1.GroupVersion))
+	}
+	var src sourcev1.Source
+	switch ref.Kind {
+	case sourcev1.GitRepositoryKind:
+		src = &sourcev1.GitRepository{}
+	case sourcev1.OCIRepositoryKind:
+		src = &sourcev1.OCIRepository{}
+	default:
+		return nil, reconcile.Stall(InvalidSpecReason, fmt.Errorf("sourceRef kind %q is not supported", ref.Kind))
+	}
+	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, src); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, reconcile.Fail(ArtifactFailedReason, fmt.Errorf("source %s '%s/%s' not found", ref.Kind, ns, ref.Name))
+		}
+		return nil, fmt.Errorf("reading source %s '%s/%s': %w", ref.Kind, ns, ref.Name, err)
+	}
+	if a := src.GetArtifact(); a == nil || a.URL == "" {
+		return nil, reconcile.Fail(ArtifactFailedReason, fmt.Errorf("source %s '%s/%s' has no artifact yet", ref.Kind, ns, ref.Name))
+	}
+	return src, nil
+}
+
+// checkDependencies returns a wait error naming the first dependency that
+// is not ready.
+func (r *KustomizationReconciler) checkDependencies(ctx context.Context, obj *kustomizev1.Kustomization) error {
+	for _, d := range obj.Spec.DependsOn {
+		ns := d.Namespace
+		if ns == "" {
+			ns = obj.Namespace
+		}
+		if err := r.ACL.Check(ctx, r.Client, obj.Namespace, ns); err != nil {
+			if errors.Is(err, acl.ErrAccessDenied) {
+				return reconcile.Stall(AccessDeniedReason, fmt.Errorf("dependsOn '%s/%s': %w", ns, d.Name, err))
+			}
+			return err
+		}
+		var opts dependency.ReadyOptions
+		if d.ReadyExpr != "" {
+			expr, err := dependency.NewReadyExpr(d.ReadyExpr)
+			if err != nil {
+				return reconcile.Stall(InvalidSpecReason, fmt.Errorf("dependsOn '%s/%s': %w", ns, d.Name, err))
+			}
+			opts = dependency.ReadyOptions{Expr: expr, ExprOnly: true, Self: obj}
+		}
+		dep := &kustomizev1.Kustomization{}
+		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: d.Name}, dep); err != nil {
+			if apierrors.IsNotFound(err) {
+				return reconcile.Wait(conditions.DependencyNotReadyReason, obj.GetRetryInterval(),
+					fmt.Errorf("dependency '%s/%s' not found", ns, d.Name))
+			}
+			return err
+		}
+		if err := dependency.CheckReady(ctx, dep, opts); err != nil {
+			var nr *dependency.NotReadyError
+			if errors.As(err, &nr) {
+				return reconcile.Wait(conditions.DependencyNotReadyReason, obj.GetRetryInterval(), err)
+			}
+			return reconcile.Stall(InvalidSpecReason, fmt.Errorf("dependsOn '%s/%s': %w", ns, d.Name, err))
+		}
+	}
+	return nil
+}
+
+// applyClient returns the client that applies, prunes and waits: the
+// admin one, or one impersonating spec.serviceAccountName.
+func (r *KustomizationReconciler) applyClient(obj *kustomizev1.Kustomization) (client.WithWatch, error) {
+	if obj.Spec.ServiceAccountName == "" {
+		return r.applier, nil
+	}
+	cfg := rest.CopyConfig(r.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{
+		UserName: serviceAccountUser(obj.Namespace, obj.Spec.ServiceAccountName),
+	}
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: r.Client.Scheme(), Mapper: r.Client.RESTMapper()})
+	if err != nil {
+		return nil, fmt.Errorf("building a client for service account '%s/%s': %w", obj.Namespace, obj.Spec.ServiceAccountName, err)
+	}
+	return c, nil
+}
+
+// serviceAccountUser is the user name the API server gives a service
+// account.
+func serviceAccountUser(namespace, name string) string {
+	return "system:serviceaccount:" + namespace + ":" + name
+}
+
+// manager returns the ssa Manager owning obj's objects, talking through c.
+func (r *KustomizationReconciler) manager(c client.WithWatch, obj *kustomizev1.Kustomization) (*ssa.Manager, error) {
+	m, err := ssa.NewManager(c, ssa.Owner{Field: fieldManager, Group: ownerGroup, Name: obj.Name, Namespace: obj.Namespace})
+	if err != nil {
+		return nil, fmt.Errorf("creating the apply manager: %w", err)
+	}
+	return m, nil
+}
+
+// inventory returns status.inventory as an ssa Inventory (empty when
+// none).
+func (r *KustomizationReconciler) inventory(obj *kustomizev1.Kustomization) (*ssa.Inventory, error) {
+	inv := &ssa.Inventory{}
+	if obj.Status.Inventory == nil {
+		return inv, nil
+	}
+	for _, e := range obj.Status.Inventory.Entries {
+		id, err := ssa.ParseInventoryID(e.ID)
+		if err != nil {
+			return nil, fmt.Errorf("status.inventory: %w", err)
+		}
+		inv.Add(id, e.Version)
+	}
+	return inv, nil
+}
+
+// setInventory records inv in status.inventory.
+func setInventory(obj *kustomizev1.Kustomization, inv *ssa.Inventory) {
+	out := &kustomizev1.ResourceInventory{Entries: make([]kustomizev1.ResourceRef, 0, len(inv.Entries))}
+	for _, e := range inv.Entries {
+		out.Entries = append(out.Entries, kustomizev1.ResourceRef{ID: e.ID, Version: e.Version})
+	}
+	obj.Status.Inventory = out
+}
+
+// checkHealth waits for the applied objects (spec.wait) or for
+// spec.healthChecks, within spec.timeout, and sets Healthy.
+func (r *KustomizationReconciler) checkHealth(ctx context.Context, obj *kustomizev1.Kustomization, mgr *ssa.Manager, inv *ssa.Inventory) error {
+	var (
+		objs []*unstructured.Unstructured
+		err  error
+	)
+	switch {
+	case obj.Spec.Wait:
+		objs, err = inv.Objects()
+		if err != nil {
+			return err
+		}
+	case len(obj.Spec.HealthChecks) > 0:
+		objs = healthCheckObjects(obj)
+	default:
+		conditions.Delete(obj, meta.HealthyCondition)
+		return nil
+	}
+	if len(objs) == 0 {
+		conditions.MarkTrue(obj, meta.HealthyCondition, conditions.SucceededReason, "no objects to check")
+		return nil
+	}
+	conditions.MarkUnknown(obj, meta.HealthyCondition, conditions.ProgressingReason, "checking the health of %d objects", len(objs))
+	if err := mgr.Wait(ctx, objs, ssa.WaitOptions{Timeout: obj.GetTimeout(), FailFast: true, DefaultNamespace: obj.Namespace}); err != nil {
+		msg := "health check failed: " + err.Error()
+		conditions.MarkFalse(obj, meta.HealthyCondition, HealthCheckFailedReason, "%s", msg)
+		return errors.New(strings.TrimSpace(msg))
+	}
+	conditions.MarkTrue(obj, meta.HealthyCondition, conditions.SucceededReason, "%d objects are healthy", len(objs))
+	return nil
+}
+
+// finalize deletes or orphans the inventory as spec.deletionPolicy says,
+// then drops the finalizer.
+func (r *KustomizationReconciler) finalize(ctx context.Context, obj *kustomizev1.Kustomization) error {
+	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
+		return nil
+	}
+	del := false
+	switch obj.GetDeletionPolicy() {
+	case kustomizev1.DeletionPolicyDelete:
+		del = true
+	case kustomizev1.DeletionPolicyMirrorPrune:
+		del = obj.Spec.Prune
+	}
+	if del && obj.Status.Inventory != nil && len(obj.Status.Inventory.Entries) > 0 {
+		inv, err := r.inventory(obj)
+		if err != nil {
+			return reconcile.Stall(InvalidSpecReason, err)
+		}
+		c, err := r.applyClient(obj)
+		if err != nil {
+			return err
+		}
+		mgr, err := r.manager(c, obj)
+		if err != nil {
+			return err
+		}
+		if _, err := mgr.Prune(ctx, inv, ssa.PruneOptions{}); err != nil {
+			return reconcile.Fail(DeletionFailedReason, fmt.Errorf("deleting the applied objects: %w", err))
+		}
+		obj.Status.Inventory = nil
+	}
+	controllerutil.RemoveFinalizer(obj, Finalizer)
+	return nil
+}
+
+// healthCheckObjects returns spec.healthChecks as objects for ssa Wait.
+func healthCheckObjects(obj *kustomizev1.Kustomization) []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, 0, len(obj.Spec.HealthChecks))
+	for _, hc := range obj.Spec.HealthChecks {
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion(hc.APIVersion)
+		u.SetKind(hc.Kind)
+		u.SetName(hc.Name)
+		// An empty namespace becomes the Kustomization's in Wait, for
+		// namespaced kinds only.
+		u.SetNamespace(hc.Namespace)
+		out = append(out, u)
+	}
+	return out
+}

@@ -1,0 +1,185 @@
+package kustomize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	crreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/gitopskit/kit/runtime/conditions"
+	"github.com/gitopskit/kit/runtime/reconcile"
+
+	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
+	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
+)
+
+// Field indexes on Kustomizations, registered by SetupWithManager.
+const (
+	// sourceRefIndex maps a Kustomization to "<kind>/<namespace>/<name>"
+	// of its source.
+	sourceRefIndex = ".spec.sourceRef"
+	// dependsOnIndex maps a Kustomization to "<namespace>/<name>" of each
+	// Kustomization it depends on.
+	dependsOnIndex = ".spec.dependsOn"
+)
+
+// SetupWithManager registers the reconciler, its field indexes and its
+// watches with mgr: Kustomizations (spec changes and reconcile requests),
+// GitRepositories and OCIRepositories (a new artifact), and Kustomizations
+// becoming ready (their dependents).
+func (r *KustomizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	switch {
+	case r.Client == nil:
+		return errors.New("kustomization reconciler: Client is nil")
+	case r.Config == nil:
+		return errors.New("kustomization reconciler: Config is nil")
+	case r.Fetcher == nil:
+		return errors.New("kustomization reconciler: Fetcher is nil")
+	}
+	applier, err := client.NewWithWatch(r.Config, client.Options{Scheme: r.Client.Scheme(), Mapper: r.Client.RESTMapper()})
+	if err != nil {
+		return fmt.Errorf("kustomization reconciler: building the apply client: %w", err)
+	}
+	r.applier = applier
+
+	ctx := context.Background()
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &kustomizev1.Kustomization{}, sourceRefIndex, indexSourceRef); err != nil {
+		return fmt.Errorf("kustomization reconciler: indexing %s: %w", sourceRefIndex, err)
+	}
+	if err := idx.IndexField(ctx, &kustomizev1.Kustomization{}, dependsOnIndex, indexDependsOn); err != nil {
+		return fmt.Errorf("kustomization reconciler: indexing %s: %w", dependsOnIndex, err)
+	}
+
+	conc := r.Concurrency
+	if conc < 1 {
+		conc = 1
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(ControllerName).
+		For(&kustomizev1.Kustomization{}, builder.WithPredicates(reconcile.GenerationOrRequestChanged())).
+		Watches(&sourcev1.GitRepository{},
+			handler.EnqueueRequestsFromMapFunc(r.forSource(sourcev1.GitRepositoryKind)),
+			builder.WithPredicates(artifactChanged())).
+		Watches(&sourcev1.OCIRepository{},
+			handler.EnqueueRequestsFromMapFunc(r.forSource(sourcev1.OCIRepositoryKind)),
+			builder.WithPredicates(artifactChanged())).
+		Watches(&kustomizev1.Kustomization{},
+			handler.EnqueueRequestsFromMapFunc(r.dependents),
+			builder.WithPredicates(becameReady())).
+		WithOptions(controller.Options{MaxConcurrentReconciles: conc}).
+		Complete(r)
+}
+
+// indexSourceRef is the sourceRefIndex function.
+func indexSourceRef(o client.Object) []string {
+	k, ok := o.(*kustomizev1.Kustomization)
+	if !ok {
+		return nil
+	}
+	ns := k.Spec.SourceRef.Namespace
+	if ns == "" {
+		ns = k.Namespace
+	}
+	return []string{sourceKey(k.Spec.SourceRef.Kind, ns, k.Spec.SourceRef.Name)}
+}
+
+// indexDependsOn is the dependsOnIndex function.
+func indexDependsOn(o client.Object) []string {
+	k, ok := o.(*kustomizev1.Kustomization)
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(k.Spec.DependsOn))
+	for _, d := range k.Spec.DependsOn {
+		ns := d.Namespace
+		if ns == "" {
+			ns = k.Namespace
+		}
+		out = append(out, ns+"/"+d.Name)
+	}
+	return out
+}
+
+func sourceKey(kind, namespace, name string) string {
+	return kind + "/" + namespace + "/" + name
+}
+
+// forSource maps a source of the given kind to the Kustomizations built
+// from it.
+func (r *KustomizationReconciler) forSource(kind string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []crreconcile.Request {
+		return r.list(ctx, client.MatchingFields{sourceRefIndex: sourceKey(kind, o.GetNamespace(), o.GetName())})
+	}
+}
+
+// dependents maps a Kustomization to those that depend on it.
+func (r *KustomizationReconciler) dependents(ctx context.Context, o client.Object) []crreconcile.Request {
+	return r.list(ctx, client.MatchingFields{dependsOnIndex: o.GetNamespace() + "/" + o.GetName()})
+}
+
+func (r *KustomizationReconciler) list(ctx context.Context, sel client.MatchingFields) []crreconcile.Request {
+	var l kustomizev1.KustomizationList
+	if err := r.Client.List(ctx, &l, sel); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing Kustomizations to reconcile", "index", sel)
+		return nil
+	}
+	out := make([]crreconcile.Request, 0, len(l.Items))
+	for i := range l.Items {
+		out = append(out, crreconcile.Request{NamespacedName: client.ObjectKeyFromObject(&l.Items[i])})
+	}
+	return out
+}
+
+// artifactChanged lets through sources whose artifact revision or digest
+// changed, and sources created with an artifact.
+func artifactChanged() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool {
+			s, ok := e.Object.(sourcev1.Source)
+			return ok && s.GetArtifact() != nil
+		},
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, ok1 := e.ObjectOld.(sourcev1.Source)
+			n, ok2 := e.ObjectNew.(sourcev1.Source)
+			if !ok1 || !ok2 || n.GetArtifact() == nil {
+				return false
+			}
+			a, b := o.GetArtifact(), n.GetArtifact()
+			return a == nil || a.Revision != b.Revision || a.Digest != b.Digest || a.URL != b.URL
+		},
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
+// becameReady lets through Kustomizations that turned ready (at their
+// current generation) or applied a new revision while ready, so their
+// dependents are reconciled at once rather than at their retry interval.
+func becameReady() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc: func(event.CreateEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, ok1 := e.ObjectOld.(*kustomizev1.Kustomization)
+			n, ok2 := e.ObjectNew.(*kustomizev1.Kustomization)
+			if !ok1 || !ok2 || !readyAtGeneration(n) {
+				return false
+			}
+			return !readyAtGeneration(o) || o.Status.LastAppliedRevision != n.Status.LastAppliedRevision
+		},
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
+func readyAtGeneration(k *kustomizev1.Kustomization) bool {
+	return conditions.IsReady(k) && k.Status.ObservedGeneration == k.Generation
+}

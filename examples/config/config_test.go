@@ -1,0 +1,250 @@
+package config_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gitopskit/kit/kustomize"
+	"github.com/gitopskit/kit/runtime/testenv"
+)
+
+var env *testenv.Environment
+
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
+
+const namespace = "gitopskit-system"
+
+// render builds examples/config as `kustomize build examples/config` does.
+func render(t *testing.T) []*unstructured.Unstructured {
+	t.Helper()
+	objs, err := kustomize.Build(context.Background(), ".", ".", kustomize.Options{})
+	if err != nil {
+		t.Fatalf("kustomize build: %v", err)
+	}
+	return objs
+}
+
+func id(o *unstructured.Unstructured) string {
+	return o.GetKind() + " " + o.GetNamespace() + "/" + o.GetName()
+}
+
+func find(t *testing.T, objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetKind() == kind && o.GetName() == name {
+			return o
+		}
+	}
+	t.Fatalf("no %s %s in the rendered config", kind, name)
+	return nil
+}
+
+func convert[T any](t *testing.T, o *unstructured.Unstructured) *T {
+	t.Helper()
+	out := new(T)
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, out); err != nil {
+		t.Fatalf("%s: %v", id(o), err)
+	}
+	return out
+}
+
+func TestRenderedObjects(t *testing.T) {
+	t.Parallel()
+	var got []string
+	for _, o := range render(t) {
+		got = append(got, id(o))
+		if o.GetLabels()["app.kubernetes.io/part-of"] != "gitopskit" {
+			t.Errorf("%s lacks the app.kubernetes.io/part-of label", id(o))
+		}
+	}
+	slices.Sort(got)
+	want := []string{
+		"ClusterRole /gitopsd",
+		"ClusterRoleBinding /gitopsd",
+		"ClusterRoleBinding /gitopsd-cluster-admin",
+		"CustomResourceDefinition /gitrepositories.source.gitopskit.dev",
+		"CustomResourceDefinition /kustomizations.kustomize.gitopskit.dev",
+		"CustomResourceDefinition /ocirepositories.source.gitopskit.dev",
+		"Deployment " + namespace + "/gitopsd",
+		"Namespace /" + namespace,
+		"Service " + namespace + "/gitopsd",
+		"ServiceAccount " + namespace + "/gitopsd",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rendered objects (-want +got):\n%s", diff)
+	}
+}
+
+// TestRenderedCRDsAreGenerated checks that the CRDs deployed are exactly
+// the ones make generate wrote: kustomize may add labels, nothing else.
+func TestRenderedCRDsAreGenerated(t *testing.T) {
+	t.Parallel()
+	objs := render(t)
+	files, err := filepath.Glob("crd/bases/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no generated CRDs in crd/bases: %v", err)
+	}
+	for _, f := range files {
+		generated := readYAML(t, f)
+		rendered := find(t, objs, "CustomResourceDefinition", generated.GetName())
+		if diff := cmp.Diff(generated.Object["spec"], rendered.Object["spec"], numbersAsFloats); diff != "" {
+			t.Errorf("%s: rendered spec differs from the generated one (-generated +rendered):\n%s", f, diff)
+		}
+	}
+	if got := countKind(objs, "CustomResourceDefinition"); got != len(files) {
+		t.Errorf("rendered %d CRDs, crd/bases holds %d", got, len(files))
+	}
+
+	role := readYAML(t, "rbac/role.yaml")
+	if diff := cmp.Diff(role.Object["rules"], find(t, objs, "ClusterRole", "gitopsd").Object["rules"], numbersAsFloats); diff != "" {
+		t.Errorf("rendered ClusterRole differs from rbac/role.yaml (-generated +rendered):\n%s", diff)
+	}
+}
+
+// numbersAsFloats compares numbers by value: YAML decoding gives float64,
+// kustomize int64.
+var numbersAsFloats = cmp.FilterValues(func(a, b any) bool {
+	_, aok := asFloat(a)
+	_, bok := asFloat(b)
+	return aok && bok
+}, cmp.Comparer(func(a, b any) bool {
+	x, _ := asFloat(a)
+	y, _ := asFloat(b)
+	return x == y
+}))
+
+func asFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return float64(n), true
+	case float64:
+		return n, true
+	}
+	return 0, false
+}
+
+func countKind(objs []*unstructured.Unstructured, kind string) int {
+	n := 0
+	for _, o := range objs {
+		if o.GetKind() == kind {
+			n++
+		}
+	}
+	return n
+}
+
+func readYAML(t *testing.T, path string) *unstructured.Unstructured {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	u := &unstructured.Unstructured{}
+	if err := utilyaml.NewYAMLOrJSONDecoder(f, 4096).Decode(&u.Object); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return u
+}
+
+func TestDeployment(t *testing.T) {
+	t.Parallel()
+	objs := render(t)
+	d := convert[appsv1.Deployment](t, find(t, objs, "Deployment", "gitopsd"))
+	pod := d.Spec.Template.Spec
+	if pod.ServiceAccountName != "gitopsd" {
+		t.Errorf("serviceAccountName = %q, want gitopsd", pod.ServiceAccountName)
+	}
+	if psc := pod.SecurityContext; psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
+		t.Errorf("pod does not require a non-root user: %+v", psc)
+	}
+	if len(pod.Containers) != 1 {
+		t.Fatalf("want one container, got %d", len(pod.Containers))
+	}
+	c := pod.Containers[0]
+	sc := c.SecurityContext
+	if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+		sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+		sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+		t.Errorf("container security context is not locked down: %+v", sc)
+	}
+	for _, arg := range []string{"--storage-path=/data", "--storage-addr=:9090", "--enable-leader-election"} {
+		if !slices.Contains(c.Args, arg) {
+			t.Errorf("args %q lack %s", c.Args, arg)
+		}
+	}
+	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" ||
+		c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+		t.Errorf("probes: liveness %+v, readiness %+v", c.LivenessProbe, c.ReadinessProbe)
+	}
+	if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
+		t.Errorf("resources lack a memory request or limit: %+v", c.Resources)
+	}
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.MountPath] = m.Name
+	}
+	for _, v := range pod.Volumes {
+		if v.EmptyDir == nil {
+			t.Errorf("volume %s is not an emptyDir", v.Name)
+		}
+	}
+	if mounts["/data"] == "" || mounts["/tmp"] == "" {
+		t.Errorf("want writable /data and /tmp, mounts are %v", mounts)
+	}
+
+	svc := convert[corev1.Service](t, find(t, objs, "Service", "gitopsd"))
+	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 80 || svc.Spec.Ports[0].TargetPort.String() != "http" {
+		t.Errorf("service ports = %+v, want 80 → http", svc.Spec.Ports)
+	}
+	var httpPort int32
+	for _, p := range c.Ports {
+		if p.Name == "http" {
+			httpPort = p.ContainerPort
+		}
+	}
+	if httpPort != 9090 {
+		t.Errorf("container port http = %d, want 9090", httpPort)
+	}
+	if diff := cmp.Diff(d.Spec.Selector.MatchLabels, svc.Spec.Selector); diff != "" {
+		t.Errorf("service selector differs from the deployment's (-deployment +service):\n%s", diff)
+	}
+
+	for _, name := range []string{"gitopsd", "gitopsd-cluster-admin"} {
+		b := convert[rbacv1.ClusterRoleBinding](t, find(t, objs, "ClusterRoleBinding", name))
+		want := []rbacv1.Subject{{Kind: "ServiceAccount", Name: "gitopsd", Namespace: namespace}}
+		if diff := cmp.Diff(want, b.Subjects); diff != "" {
+			t.Errorf("ClusterRoleBinding %s subjects (-want +got):\n%s", name, diff)
+		}
+	}
+}
+
+// TestApply applies the rendered config to a real API server, which
+// validates every object against its schema (the Deployment included; no
+// kubelet runs it).
+func TestApply(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := env.Client()
+	for _, o := range render(t) {
+		o.SetManagedFields(nil)
+		if err := c.Patch(ctx, o, client.Apply, client.FieldOwner("config-test"), client.ForceOwnership); err != nil {
+			t.Fatalf("applying %s: %v", id(o), err)
+		}
+	}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "gitopsd"}, &appsv1.Deployment{}); err != nil {
+		t.Fatalf("the applied Deployment: %v", err)
+	}
+}

@@ -76,7 +76,9 @@ func newHarness(t *testing.T) *harness {
 	if err := (&source.GitRepositoryReconciler{Client: mgr.GetClient(), Storage: srv.Storage()}).SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
-	// OCI-SETUP
+	if err := (&source.OCIRepositoryReconciler{Client: mgr.GetClient(), Storage: srv.Storage()}).SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()

@@ -1,0 +1,426 @@
+package source
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/go-logr/logr"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/gitopskit/kit/artifact"
+	"github.com/gitopskit/kit/artifact/archive"
+	"github.com/gitopskit/kit/artifact/storage"
+	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
+	"github.com/gitopskit/kit/oci"
+	"github.com/gitopskit/kit/runtime/conditions"
+	"github.com/gitopskit/kit/runtime/patch"
+	"github.com/gitopskit/kit/runtime/reconcile"
+	"github.com/gitopskit/kit/runtime/secrets"
+)
+
+// trustedRootKey is the key of a verification Secret holding the Sigstore
+// trusted root for keyless verification.
+const trustedRootKey = "trusted_root.json"
+
+// OCIRepositoryReconciler keeps the artifact of every OCIRepository up to
+// date: it resolves the selected tag, semver range or digest, verifies the
+// cosign signature when asked, pulls the selected layer and stores it —
+// extracted and re-archived, or copied as it is — in Storage.
+type OCIRepositoryReconciler struct {
+	// Client is the manager's client.
+	Client client.Client
+	// Storage keeps the artifacts; their URLs come from its base URL.
+	Storage *storage.Storage
+	// Concurrency is the number of objects reconciled in parallel; 0 means 1.
+	Concurrency int
+}
+
+// SetupWithManager registers the reconciler as the "ocirepository"
+// controller of mgr. It reconciles on creation, deletion, spec changes and
+// reconcile requests; status updates (its own included) are ignored.
+func (r *OCIRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Client == nil || r.Storage == nil {
+		return errors.New("ocirepository reconciler: Client and Storage are required")
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("ocirepository").
+		For(&sourcev1.OCIRepository{}, builder.WithPredicates(reconcile.GenerationOrRequestChanged())).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Concurrency)}).
+		Complete(r)
+}
+
+// Reconcile brings one OCIRepository's artifact up to date with its
+// registry.
+func (r *OCIRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+	obj := &sourcev1.OCIRepository{}
+	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if reconcile.Skip(obj) {
+		return ctrl.Result{}, nil
+	}
+	helper, err := patch.NewHelper(obj, r.Client)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !obj.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, helper, obj)
+	}
+	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
+		controllerutil.AddFinalizer(obj, Finalizer)
+		if err := helper.Patch(ctx, obj, patch.Options{}); err != nil {
+			return ctrl.Result{}, err
+		}
+		if helper, err = patch.NewHelper(obj, r.Client); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	var summary conditions.Summary
+	defer func() {
+		summary.Owned = summaryOwned
+		res, retErr = reconcile.Result(obj, retErr, reconcile.ResultOptions{
+			Interval: obj.GetInterval(),
+			Summary:  summary,
+		})
+		retErr = errors.Join(retErr, helper.Patch(ctx, obj, patch.Options{
+			ObservedGeneration: true,
+			OwnedConditions:    ownedConditions,
+		}))
+	}()
+	return ctrl.Result{}, r.reconcile(ctx, obj, &summary)
+}
+
+func (r *OCIRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.OCIRepository, summary *conditions.Summary) error {
+	log := logr.FromContextOrDiscard(ctx)
+	ctx, cancel := context.WithTimeout(ctx, obj.GetTimeout())
+	defer cancel()
+
+	repo, host, err := ociRepository(obj.Spec.URL)
+	if err != nil {
+		return reconcile.Stall(reasonInvalidSpec, err)
+	}
+	ref := obj.Spec.Reference
+	if ref == nil {
+		ref = &sourcev1.OCIRepositoryRef{}
+	}
+	if ref.Digest == "" && ref.SemVer != "" {
+		if _, err := semver.NewConstraint(ref.SemVer); err != nil {
+			return reconcile.Stall(reasonInvalidSpec, fmt.Errorf("invalid semver range %q: %w", ref.SemVer, err))
+		}
+		if ref.SemverFilter != "" {
+			if _, err := regexp.Compile(ref.SemverFilter); err != nil {
+				return reconcile.Stall(reasonInvalidSpec, fmt.Errorf("invalid semverFilter %q: %w", ref.SemverFilter, err))
+			}
+		}
+	}
+	selector := layerSelector(obj.Spec.LayerSelector)
+	if obj.Spec.Verify == nil {
+		conditions.Delete(obj, sourceVerified)
+	}
+
+	opts, err := r.clientOptions(ctx, obj, host)
+	if err != nil {
+		return reconcile.Fail(reasonAuthFailed, err)
+	}
+	c, err := oci.NewClient(opts...)
+	if err != nil {
+		return reconcile.Stall(reasonInvalidSpec, err)
+	}
+
+	// Resolve what to pull first: an unchanged revision costs one request.
+	tag, digest := ref.Tag, ref.Digest
+	switch {
+	case digest != "":
+		tag = ""
+	case ref.SemVer != "":
+		tags, err := c.List(ctx, repo, oci.ListOptions{SemVer: ref.SemVer, TagRegexp: ref.SemverFilter})
+		if err != nil {
+			return reconcile.Fail(fetchReason(err), fmt.Errorf("listing tags of '%s': %w", repo, err))
+		}
+		if len(tags) == 0 {
+			return reconcile.Fail(reasonFetchFailed, fmt.Errorf("no tag of '%s' matches semver range %q: %w", repo, ref.SemVer, oci.ErrNoMatchingTag))
+		}
+		tag = tags[0]
+	case tag == "":
+		tag = "latest"
+	}
+	if digest == "" {
+		if digest, err = c.Resolve(ctx, repo+":"+tag); err != nil {
+			return reconcile.Fail(fetchReason(err), fmt.Errorf("resolving '%s:%s': %w", repo, tag, err))
+		}
+	}
+	revision := digest
+	if tag != "" {
+		revision = tag + "@" + digest
+	}
+
+	var verifyOpts *oci.VerifyOptions
+	if v := obj.Spec.Verify; v != nil {
+		if verifyOpts, err = r.verifyOptions(ctx, obj.Namespace, v); err != nil {
+			conditions.MarkFalse(obj, sourceVerified, reasonVerificationFailed, "%s", err)
+			if _, ok := errors.AsType[*reconcile.StalledError](err); ok {
+				return err
+			}
+			return reconcile.Fail(reasonVerificationFailed, err)
+		}
+	}
+
+	if r.upToDate(ctx, obj, revision, selector) {
+		msg := fmt.Sprintf("stored artifact for revision '%s'", revision)
+		conditions.MarkTrue(obj, artifactInStorage, reasonArtifactStored, "%s", msg)
+		summary.SuccessMessage = msg
+		return nil
+	}
+
+	tmp, err := os.MkdirTemp("", "gitopsd-ocirepository-")
+	if err != nil {
+		return reconcile.Fail(reasonStorageFailed, err)
+	}
+	defer os.RemoveAll(tmp)
+	dst := filepath.Join(tmp, "content")
+	// Pull by digest, so what is stored is exactly what was resolved and
+	// verified even if the tag moves meanwhile.
+	md, err := c.Pull(ctx, repo+"@"+digest, dst, oci.PullOptions{
+		LayerMediaType: selector.MediaType,
+		Copy:           selector.Operation == sourcev1.OCILayerCopy,
+		Verify:         verifyOpts,
+	})
+	if err != nil {
+		if errors.Is(err, oci.ErrNoSignature) || errors.Is(err, oci.ErrUntrusted) {
+			err = fmt.Errorf("signature verification of revision '%s' failed: %w", revision, err)
+			conditions.MarkFalse(obj, sourceVerified, reasonVerificationFailed, "%s", err)
+			return reconcile.Fail(reasonVerificationFailed, err)
+		}
+		return reconcile.Fail(fetchReason(err), fmt.Errorf("pulling revision '%s' from '%s': %w", revision, repo, err))
+	}
+	if verifyOpts != nil {
+		conditions.MarkTrue(obj, sourceVerified, reasonVerified, "verified signature of revision '%s'", revision)
+	}
+
+	key := storage.Key{Kind: ociStorageKind, Namespace: obj.Namespace, Name: obj.Name}
+	var a artifact.Artifact
+	if selector.Operation == sourcev1.OCILayerCopy {
+		a, err = r.storeFile(ctx, key, dst, md.Layer.Digest.Hex+".tar.gz", revision)
+	} else {
+		a, err = r.Storage.Archive(ctx, key, dst, revision, archive.Options{Ignore: ignorePatterns(obj.Spec.Ignore)})
+	}
+	if err != nil {
+		err = fmt.Errorf("failed to store artifact for revision '%s': %w", revision, err)
+		conditions.MarkFalse(obj, artifactInStorage, reasonStorageFailed, "%s", err)
+		return reconcile.Fail(reasonStorageFailed, err)
+	}
+	if len(md.Annotations) > 0 {
+		a.Metadata = md.Annotations
+	}
+	obj.Status.Artifact = &a
+	obj.Status.ObservedIgnore = copyString(obj.Spec.Ignore)
+	obj.Status.ObservedLayerSelector = &selector
+	log.Info("stored artifact", "revision", a.Revision, "digest", a.Digest)
+	if err := collectGarbage(ctx, r.Storage, a); err != nil {
+		log.Error(err, "garbage collection of old artifacts failed")
+	}
+	msg := fmt.Sprintf("stored artifact for revision '%s'", revision)
+	conditions.MarkTrue(obj, artifactInStorage, reasonArtifactStored, "%s", msg)
+	summary.SuccessMessage = msg
+	return nil
+}
+
+func (r *OCIRepositoryReconciler) storeFile(ctx context.Context, key storage.Key, path, name, revision string) (artifact.Artifact, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return artifact.Artifact{}, err
+	}
+	defer f.Close()
+	return r.Storage.Store(ctx, key, name, f, revision)
+}
+
+// upToDate reports whether the stored artifact is revision, built with the
+// current ignore rules and layer selector, intact, and verified for this
+// generation when verification is on.
+func (r *OCIRepositoryReconciler) upToDate(ctx context.Context, obj *sourcev1.OCIRepository, revision string, selector sourcev1.OCILayerSelector) bool {
+	if !sameIgnore(obj.Spec.Ignore, obj.Status.ObservedIgnore) ||
+		obj.Status.ObservedLayerSelector == nil || *obj.Status.ObservedLayerSelector != selector ||
+		!reusable(ctx, r.Storage, obj.Status.Artifact, revision) {
+		return false
+	}
+	if obj.Spec.Verify != nil {
+		c := conditions.Get(obj, sourceVerified)
+		if c == nil || c.Status != "True" || c.ObservedGeneration != obj.Generation {
+			return false
+		}
+	}
+	return true
+}
+
+// finalize removes the object's artifacts, then its finalizer.
+func (r *OCIRepositoryReconciler) finalize(ctx context.Context, helper *patch.Helper, obj *sourcev1.OCIRepository) error {
+	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
+		return nil
+	}
+	key := storage.Key{Kind: ociStorageKind, Namespace: obj.Namespace, Name: obj.Name}
+	if err := r.Storage.Remove(ctx, key); err != nil {
+		return fmt.Errorf("removing artifacts of %s: %w", key, err)
+	}
+	controllerutil.RemoveFinalizer(obj, Finalizer)
+	return helper.Patch(ctx, obj, patch.Options{})
+}
+
+// clientOptions builds the registry client's options from the spec and its
+// Secrets.
+func (r *OCIRepositoryReconciler) clientOptions(ctx context.Context, obj *sourcev1.OCIRepository, host string) ([]oci.Option, error) {
+	opts := []oci.Option{oci.WithTimeout(obj.GetTimeout())}
+	if obj.Spec.Insecure {
+		opts = append(opts, oci.WithInsecure(true))
+	}
+	if ref := obj.Spec.CertSecretRef; ref != nil {
+		s, err := getSecret(ctx, r.Client, obj.Namespace, ref.Name)
+		if err != nil {
+			return nil, err
+		}
+		t, err := secrets.TLSFromSecret(s)
+		if err != nil {
+			return nil, err
+		}
+		if len(t.CA) > 0 {
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(t.CA)
+			opts = append(opts, oci.WithRootCAs(pool))
+		}
+		if len(t.Cert) > 0 {
+			cert, err := tls.X509KeyPair(t.Cert, t.Key)
+			if err != nil {
+				// TLSFromSecret checked the pair; this cannot quote it.
+				return nil, fmt.Errorf("secret '%s/%s': invalid client certificate", s.Namespace, s.Name)
+			}
+			opts = append(opts, oci.WithClientCertificate(cert))
+		}
+	}
+	if ref := obj.Spec.SecretRef; ref != nil {
+		s, err := getSecret(ctx, r.Client, obj.Namespace, ref.Name)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := secrets.DockerConfigFromSecret(s)
+		if err != nil {
+			return nil, err
+		}
+		auth, ok := cfg.Lookup(host)
+		if !ok {
+			return nil, fmt.Errorf("secret '%s/%s' holds no credentials for registry '%s'", s.Namespace, s.Name, host)
+		}
+		switch {
+		case auth.RegistryToken != "":
+			opts = append(opts, oci.WithBearerToken(auth.RegistryToken))
+		case auth.IdentityToken != "":
+			opts = append(opts, oci.WithAuth(authn.FromConfig(authn.AuthConfig{Username: auth.Username, IdentityToken: auth.IdentityToken})))
+		default:
+			opts = append(opts, oci.WithBasicAuth(auth.Username, auth.Password))
+		}
+	}
+	return opts, nil
+}
+
+// verifyOptions reads the trusted keys of spec.verify.secretRef: PEM public
+// keys in values whose key ends in .pub, and for keyless signatures a
+// Sigstore trusted root in trusted_root.json with the identities of
+// spec.verify.matchOIDCIdentity.
+func (r *OCIRepositoryReconciler) verifyOptions(ctx context.Context, namespace string, v *sourcev1.OCIRepositoryVerification) (*oci.VerifyOptions, error) {
+	s, err := getSecret(ctx, r.Client, namespace, v.SecretRef.Name)
+	if err != nil {
+		return nil, err
+	}
+	opts := &oci.VerifyOptions{}
+	names := make([]string, 0, len(s.Data))
+	for k := range s.Data {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		if !strings.HasSuffix(k, ".pub") {
+			continue
+		}
+		keys, err := oci.ParsePublicKeys(s.Data[k])
+		if err != nil {
+			return nil, fmt.Errorf("secret '%s/%s': key '%s': %w", namespace, s.Name, k, err)
+		}
+		opts.PublicKeys = append(opts.PublicKeys, keys...)
+	}
+	if data, ok := s.Data[trustedRootKey]; ok {
+		tr, err := root.NewTrustedRootFromJSON(data)
+		if err != nil {
+			return nil, fmt.Errorf("secret '%s/%s': key '%s': invalid trusted root", namespace, s.Name, trustedRootKey)
+		}
+		if len(v.MatchOIDCIdentity) == 0 {
+			return nil, reconcile.Stall(reasonInvalidSpec, errors.New("keyless verification needs spec.verify.matchOIDCIdentity"))
+		}
+		ids := make([]oci.Identity, 0, len(v.MatchOIDCIdentity))
+		for _, m := range v.MatchOIDCIdentity {
+			ids = append(ids, oci.Identity{IssuerRegexp: m.Issuer, SubjectRegexp: m.Subject})
+		}
+		opts.Keyless = &oci.KeylessOptions{TrustedMaterial: tr, Identities: ids}
+	}
+	if len(opts.PublicKeys) == 0 && opts.Keyless == nil {
+		return nil, fmt.Errorf("secret '%s/%s' holds neither a public key (a key ending in .pub) nor %s", namespace, s.Name, trustedRootKey)
+	}
+	return opts, nil
+}
+
+// ociRepository checks an oci:// URL and returns the repository reference
+// (host/path) and the registry host.
+func ociRepository(u string) (repo, host string, err error) {
+	rest, ok := strings.CutPrefix(u, "oci://")
+	if !ok {
+		return "", "", fmt.Errorf("url must start with oci://")
+	}
+	if strings.Contains(rest, "@") {
+		// Never echo the URL: the part before '@' may be credentials.
+		return "", "", fmt.Errorf("url must hold neither credentials nor a digest; use spec.secretRef and spec.ref.digest")
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	i := strings.Index(rest, "/")
+	if i <= 0 || i == len(rest)-1 {
+		return "", "", fmt.Errorf("url '%s' must be oci://<host>/<repository>", u)
+	}
+	if last := rest[strings.LastIndex(rest, "/")+1:]; strings.Contains(last, ":") {
+		return "", "", fmt.Errorf("url '%s' must not hold a tag; use spec.ref.tag", u)
+	}
+	return rest, rest[:i], nil
+}
+
+// layerSelector returns the selector with its defaults: the Flux content
+// layer, extracted.
+func layerSelector(s *sourcev1.OCILayerSelector) sourcev1.OCILayerSelector {
+	out := sourcev1.OCILayerSelector{MediaType: oci.ContentMediaType, Operation: sourcev1.OCILayerExtract}
+	if s != nil {
+		if s.MediaType != "" {
+			out.MediaType = s.MediaType
+		}
+		if s.Operation != "" {
+			out.Operation = s.Operation
+		}
+	}
+	return out
+}
+
+func fetchReason(err error) string {
+	if errors.Is(err, oci.ErrUnauthorized) {
+		return reasonAuthFailed
+	}
+	return reasonFetchFailed
+}

@@ -1,0 +1,22 @@
+// Package gitopsd assembles the gitopsd operator: one controller-runtime
+// manager running the GitRepository, OCIRepository and Kustomization
+// reconcilers, the artifact storage they share and the HTTP server that
+// serves it.
+//
+// Everything comes from the toolkit's public APIs: runtime/options builds
+// the manager (leader election, metrics, health probes, logging, cache
+// restrictions), artifact/storage and artifact/server keep and serve the
+// artifacts the source reconcilers produce, artifact/fetch downloads them
+// for the Kustomization reconciler, and runtime/acl decides whether a
+// Kustomization may reference another namespace.
+//
+// The binary (examples/cmd/gitopsd) binds Options to flags and calls Run.
+// Tests and the demo call New and Operator.Start in process:
+//
+//	opts := gitopsd.DefaultOptions()
+//	opts.StoragePath = dir
+//	opts.StorageAddr = "127.0.0.1:0"
+//	op, err := gitopsd.New(cfg, opts)
+//	...
+//	go op.Start(ctx)
+package gitopsd

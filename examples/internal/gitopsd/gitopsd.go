@@ -1,0 +1,362 @@
+package gitopsd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync/atomic"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/gitopskit/kit/artifact/fetch"
+	"github.com/gitopskit/kit/artifact/server"
+	"github.com/gitopskit/kit/artifact/storage"
+	"github.com/gitopskit/kit/runtime/acl"
+	"github.com/gitopskit/kit/runtime/options"
+
+	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
+	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
+	"github.com/gitopskit/kit/examples/internal/controller/kustomize"
+	"github.com/gitopskit/kit/examples/internal/controller/source"
+)
+
+// Name is the operator's name: the user agent of its API requests and the
+// prefix of its leader election Lease.
+const Name = "gitopsd"
+
+// DefaultStorageAddr is the default bind address of the artifact server.
+const DefaultStorageAddr = ":9090"
+
+// PodIPEnv is the environment variable holding the pod's IP (set from the
+// downward API). When --storage-adv-addr is not given and the artifact
+// server listens on every interface, artifact URLs use this IP, or the
+// host name when it is unset.
+const PodIPEnv = "POD_IP"
+
+// Options are gitopsd's settings: the options every controller binary
+// shares (leader election, concurrency, metrics, health probes, logging)
+// and gitopsd's own. Start from DefaultOptions.
+type Options struct {
+	// Controller holds the shared controller options of runtime/options.
+	Controller options.Options
+
+	// StoragePath is the folder artifacts are stored in. Required.
+	StoragePath string
+	// StorageAddr is the artifact HTTP server's bind address, e.g. ":9090";
+	// port 0 picks a free port (see Operator.StorageAddr).
+	StorageAddr string
+	// StorageAdvAddr is the host[:port] written into artifact URLs, the
+	// address consumers reach the artifact server at, e.g.
+	// "gitopsd.gitopskit-system.svc.cluster.local.". Empty derives it from
+	// the address the server is bound to (see PodIPEnv).
+	StorageAdvAddr string
+	// ArtifactHostOverride, when set, replaces the host[:port] of every
+	// artifact URL the Kustomization reconciler downloads, so gitopsd
+	// running outside a cluster can consume artifacts through a port
+	// forward (artifact/fetch WithHostOverride).
+	ArtifactHostOverride string
+
+	// NoCrossNamespaceRefs keeps every reference of a Kustomization (its
+	// sourceRef, its dependsOn) within its own namespace.
+	NoCrossNamespaceRefs bool
+	// CrossNamespaceSelector, when set, allows cross-namespace references
+	// only from namespaces whose labels match this label selector
+	// (runtime/acl AllowNamespaceSelector). Empty allows them from every
+	// namespace, as Flux does by default, unless NoCrossNamespaceRefs.
+	CrossNamespaceSelector string
+}
+
+// DefaultOptions returns gitopsd's defaults. StoragePath has no default.
+func DefaultOptions() Options {
+	return Options{
+		Controller:  options.DefaultOptions(Name),
+		StorageAddr: DefaultStorageAddr,
+	}
+}
+
+// BindFlags defines gitopsd's flags on fs, the shared controller flags
+// included, with the current values as defaults.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	o.Controller.BindFlags(fs)
+	fs.StringVar(&o.StoragePath, "storage-path", o.StoragePath,
+		"The folder artifacts are stored in (required).")
+	fs.StringVar(&o.StorageAddr, "storage-addr", o.StorageAddr,
+		"The address the artifact HTTP server binds to.")
+	fs.StringVar(&o.StorageAdvAddr, "storage-adv-addr", o.StorageAdvAddr,
+		"The host[:port] written into artifact URLs (default: derived from the bind address, $"+PodIPEnv+" or the host name).")
+	fs.StringVar(&o.ArtifactHostOverride, "artifact-host-override", o.ArtifactHostOverride,
+		"Download every artifact from this host[:port] instead of the one in its URL, e.g. localhost:9090 through a port forward.")
+	fs.BoolVar(&o.NoCrossNamespaceRefs, "no-cross-namespace-refs", o.NoCrossNamespaceRefs,
+		"Refuse references (sourceRef, dependsOn) to another namespace.")
+	fs.StringVar(&o.CrossNamespaceSelector, "cross-namespace-selector", o.CrossNamespaceSelector,
+		"Allow references to another namespace only from namespaces whose labels match this selector (default: from every namespace).")
+}
+
+// Validate checks the options and returns every problem found, each naming
+// its flag.
+func (o *Options) Validate() error {
+	var errs []error
+	if err := o.Controller.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	bad := func(flag, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("invalid --%s: %s", flag, fmt.Sprintf(format, args...)))
+	}
+	if o.StoragePath == "" {
+		bad("storage-path", "must be set")
+	}
+	if _, _, err := net.SplitHostPort(o.StorageAddr); err != nil {
+		bad("storage-addr", "want host:port, got %q", o.StorageAddr)
+	}
+	if err := validHost(o.StorageAdvAddr); err != nil {
+		bad("storage-adv-addr", "%v", err)
+	}
+	if err := validHost(o.ArtifactHostOverride); err != nil {
+		bad("artifact-host-override", "%v", err)
+	}
+	if o.CrossNamespaceSelector != "" {
+		if o.NoCrossNamespaceRefs {
+			bad("cross-namespace-selector", "cannot be combined with --no-cross-namespace-refs")
+		}
+		if _, err := labels.Parse(o.CrossNamespaceSelector); err != nil {
+			bad("cross-namespace-selector", "%v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validHost accepts "" or host[:port] with no scheme, path or user info.
+func validHost(s string) error {
+	if s == "" {
+		return nil
+	}
+	host, port := s, ""
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		host, port = h, p
+	}
+	if host == "" {
+		return fmt.Errorf("want host[:port], got %q", s)
+	}
+	for _, r := range host {
+		if r == '/' || r == '@' || r == '?' || r == '#' || r == ' ' {
+			return fmt.Errorf("want host[:port] without scheme or path, got %q", s)
+		}
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("invalid port in %q", s)
+		}
+	}
+	return nil
+}
+
+// Policy returns the cross-namespace reference policy the options select.
+func (o *Options) Policy() (acl.Policy, error) {
+	switch {
+	case o.NoCrossNamespaceRefs:
+		return acl.DenyCrossNamespace(), nil
+	case o.CrossNamespaceSelector != "":
+		sel, err := labels.Parse(o.CrossNamespaceSelector)
+		if err != nil {
+			return acl.Policy{}, fmt.Errorf("invalid --cross-namespace-selector: %w", err)
+		}
+		return acl.AllowNamespaceSelector(sel), nil
+	default:
+		return acl.AllowAll(), nil
+	}
+}
+
+// NewScheme returns a scheme with client-go's built-in types and gitopsd's
+// API groups.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		clientgoscheme.AddToScheme, sourcev1.AddToScheme, kustomizev1.AddToScheme,
+	} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Operator is an assembled gitopsd: a manager with the reconcilers and the
+// artifact server registered, ready to Start.
+type Operator struct {
+	mgr     manager.Manager
+	storage *storage.Storage
+	ln      net.Listener
+	baseURL string
+}
+
+// New validates opts, creates the artifact storage, binds the artifact
+// server's listener (so that Operator.StorageAddr is known before Start)
+// and builds the manager with every reconciler. The extra functions may
+// adjust the manager.Options, as with runtime/options NewManager.
+//
+// The listener is closed when Start returns; call Start (possibly with an
+// already cancelled context) to release it.
+func New(cfg *rest.Config, opts Options, extra ...func(*manager.Options)) (*Operator, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	policy, err := opts.Policy()
+	if err != nil {
+		return nil, err
+	}
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", opts.StorageAddr)
+	if err != nil {
+		return nil, fmt.Errorf("artifact server: %w", err)
+	}
+	op, err := assemble(cfg, opts, policy, scheme, ln, extra)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return op, nil
+}
+
+func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime.Scheme, ln net.Listener, extra []func(*manager.Options)) (*Operator, error) {
+	adv, err := advertisedAddr(opts.StorageAdvAddr, ln.Addr())
+	if err != nil {
+		return nil, err
+	}
+	op := &Operator{ln: ln, baseURL: "http://" + adv}
+	op.storage, err = storage.New(opts.StoragePath, storage.WithBaseURL(op.baseURL))
+	if err != nil {
+		return nil, fmt.Errorf("artifact storage: %w", err)
+	}
+	op.mgr, err = opts.Controller.NewManager(cfg, scheme, extra...)
+	if err != nil {
+		return nil, err
+	}
+
+	var serving atomic.Bool
+	srv := server.New(op.storage)
+	if err := op.mgr.Add(&artifactServer{srv: srv, ln: ln, serving: &serving}); err != nil {
+		return nil, fmt.Errorf("adding the artifact server: %w", err)
+	}
+	if err := op.mgr.AddReadyzCheck("artifacts", func(*http.Request) error {
+		if !serving.Load() {
+			return errors.New("the artifact server is not serving (waiting for leadership)")
+		}
+		if _, err := os.Stat(op.storage.Root()); err != nil {
+			return fmt.Errorf("artifact storage: %w", err)
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("adding the artifact readiness check: %w", err)
+	}
+
+	var fetchOpts []fetch.Option
+	if opts.ArtifactHostOverride != "" {
+		fetchOpts = append(fetchOpts, fetch.WithHostOverride(opts.ArtifactHostOverride))
+	}
+	concurrency := opts.Controller.Concurrency
+	c := op.mgr.GetClient()
+	setups := []struct {
+		name  string
+		setup func(manager.Manager) error
+	}{
+		{"gitrepository", (&source.GitRepositoryReconciler{Client: c, Storage: op.storage, Concurrency: concurrency}).SetupWithManager},
+		{"ocirepository", (&source.OCIRepositoryReconciler{Client: c, Storage: op.storage, Concurrency: concurrency}).SetupWithManager},
+		{"kustomization", (&kustomize.KustomizationReconciler{
+			Client: c, Config: rest.CopyConfig(cfg), Fetcher: fetch.New(fetchOpts...), ACL: policy, Concurrency: concurrency,
+		}).SetupWithManager},
+	}
+	for _, s := range setups {
+		if err := s.setup(op.mgr); err != nil {
+			return nil, fmt.Errorf("setting up the %s controller: %w", s.name, err)
+		}
+	}
+	return op, nil
+}
+
+// advertisedAddr returns the host:port artifact URLs use: adv when set,
+// else the bound address, with an unspecified IP replaced by $POD_IP or
+// the host name.
+func advertisedAddr(adv string, bound net.Addr) (string, error) {
+	if adv != "" {
+		return adv, nil
+	}
+	host, port, err := net.SplitHostPort(bound.String())
+	if err != nil {
+		return "", fmt.Errorf("artifact server address %s: %w", bound, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = os.Getenv(PodIPEnv)
+		if host == "" {
+			if host, err = os.Hostname(); err != nil {
+				return "", fmt.Errorf("deriving --storage-adv-addr: %w", err)
+			}
+		}
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// Manager returns the operator's manager, for adding runnables or checks
+// before Start.
+func (o *Operator) Manager() manager.Manager { return o.mgr }
+
+// Storage returns the artifact storage the source reconcilers write to.
+func (o *Operator) Storage() *storage.Storage { return o.storage }
+
+// StorageAddr returns the address the artifact server is bound to.
+func (o *Operator) StorageAddr() net.Addr { return o.ln.Addr() }
+
+// ArtifactBaseURL returns the URL artifact URLs start with, e.g.
+// "http://10.0.0.7:9090".
+func (o *Operator) ArtifactBaseURL() string { return o.baseURL }
+
+// Start runs the manager — the reconcilers and the artifact server —
+// until ctx ends, then shuts down gracefully. It returns nil after a
+// shutdown caused by ctx.
+func (o *Operator) Start(ctx context.Context) error {
+	defer o.ln.Close()
+	return o.mgr.Start(ctx)
+}
+
+// Run builds an Operator from opts and runs it until ctx ends.
+func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
+	op, err := New(cfg, opts)
+	if err != nil {
+		return err
+	}
+	return op.Start(ctx)
+}
+
+// artifactServer runs the artifact HTTP server as a manager runnable. It
+// needs leader election: the storage is the leader's (an emptyDir per pod),
+// so only the leader serves it, and only the leader is ready, which keeps
+// the artifact Service pointed at the leader.
+type artifactServer struct {
+	srv     *server.Server
+	ln      net.Listener
+	serving *atomic.Bool
+}
+
+// NeedLeaderElection reports that only the leader serves artifacts.
+func (a *artifactServer) NeedLeaderElection() bool { return true }
+
+// Start serves until ctx ends, then shuts down gracefully.
+func (a *artifactServer) Start(ctx context.Context) error {
+	a.serving.Store(true)
+	defer a.serving.Store(false)
+	if err := a.srv.Serve(ctx, a.ln); err != nil {
+		return fmt.Errorf("artifact server: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package gitopsd
+
+import (
+	"flag"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestFlags(t *testing.T) {
+	t.Parallel()
+	opts := DefaultOptions()
+	fs := flag.NewFlagSet("gitopsd", flag.ContinueOnError)
+	opts.BindFlags(fs)
+	err := fs.Parse([]string{
+		"--storage-path=/data", "--storage-addr=:9191", "--storage-adv-addr=gitopsd.system.svc.",
+		"--artifact-host-override=localhost:9090", "--cross-namespace-selector=shared=true",
+		"--concurrent=8", "--enable-leader-election",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := opts.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	got := []any{opts.StoragePath, opts.StorageAddr, opts.StorageAdvAddr, opts.ArtifactHostOverride,
+		opts.CrossNamespaceSelector, opts.Controller.Concurrency, opts.Controller.LeaderElection, opts.Controller.LeaderElectionID}
+	want := []any{"/data", ":9191", "gitopsd.system.svc.", "localhost:9090", "shared=true", 8, true, "gitopsd-leader-election"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("parsed options (-want +got):\n%s", diff)
+	}
+	p, err := opts.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.String(), "shared=true") {
+		t.Errorf("policy %q does not name the selector", p)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		change func(*Options)
+		want   []string // substrings of the error; none means valid
+	}{
+		{"defaults with a storage path", func(*Options) {}, nil},
+		{"no storage path", func(o *Options) { o.StoragePath = "" }, []string{"--storage-path"}},
+		{"storage addr without port", func(o *Options) { o.StorageAddr = "localhost" }, []string{"--storage-addr"}},
+		{"adv addr with scheme", func(o *Options) { o.StorageAdvAddr = "http://x" }, []string{"--storage-adv-addr"}},
+		{"adv addr bad port", func(o *Options) { o.StorageAdvAddr = "x:99999" }, []string{"--storage-adv-addr"}},
+		{"override with path", func(o *Options) { o.ArtifactHostOverride = "x/y" }, []string{"--artifact-host-override"}},
+		{"bad selector", func(o *Options) { o.CrossNamespaceSelector = "a in (" }, []string{"--cross-namespace-selector"}},
+		{"selector and no refs", func(o *Options) {
+			o.CrossNamespaceSelector, o.NoCrossNamespaceRefs = "a=b", true
+		}, []string{"cannot be combined"}},
+		{"every problem reported", func(o *Options) {
+			o.StoragePath, o.Controller.Concurrency = "", 0
+		}, []string{"--storage-path", "--concurrent"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := DefaultOptions()
+			o.StoragePath = "/data"
+			tc.change(&o)
+			err := o.Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate accepted the options, want an error naming %v", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestPolicy(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		opts   Options
+		substr string
+	}{
+		{"default allows all", Options{}, "all"},
+		{"no cross-namespace refs", Options{NoCrossNamespaceRefs: true}, "deny"},
+		{"selector", Options{CrossNamespaceSelector: "team=platform"}, "team=platform"},
+	} {
+		p, err := tc.opts.Policy()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !strings.Contains(strings.ToLower(p.String()), tc.substr) {
+			t.Errorf("%s: policy %q, want it to mention %q", tc.name, p, tc.substr)
+		}
+	}
+}
+
+func TestAdvertisedAddr(t *testing.T) {
+	// Not parallel: it sets an environment variable.
+	tcp := func(s string) net.Addr {
+		a, err := net.ResolveTCPAddr("tcp", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	for _, tc := range []struct {
+		name, adv, bound, podIP, want string
+	}{
+		{"explicit", "gitopsd.ns.svc.", "0.0.0.0:9090", "10.0.0.7", "gitopsd.ns.svc."},
+		{"loopback kept", "", "127.0.0.1:41234", "10.0.0.7", "127.0.0.1:41234"},
+		{"unspecified uses the pod IP", "", "0.0.0.0:9090", "10.0.0.7", "10.0.0.7:9090"},
+		{"unspecified IPv6 uses the pod IP", "", "[::]:9090", "fd00::7", "[fd00::7]:9090"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(PodIPEnv, tc.podIP)
+			got, err := advertisedAddr(tc.adv, tcp(tc.bound))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("advertisedAddr = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -111,6 +112,56 @@ func TestGitRepositoryBranchNewCommitAndRequest(t *testing.T) {
 	// The previous artifact is kept for consumers still downloading it.
 	if !h.artifacts.Storage().Exists(*first) {
 		t.Errorf("previous artifact collected too early")
+	}
+	second := obj.Status.Artifact.DeepCopy()
+
+	// A third revision, found by polling at the interval: the first
+	// artifact is collected, the second kept.
+	h.update(obj, func() { obj.Spec.Interval = metav1.Duration{Duration: time.Second} })
+	h.ready(obj)
+	if obj.Status.Artifact.Revision != second.Revision {
+		t.Fatalf("revision changed without a commit: %s", obj.Status.Artifact.Revision)
+	}
+	c3 := repo.Commit("main", "again", map[string]string{"deploy/app.yaml": "v: 3\n"})
+	h.eventually(obj, func() bool { return obj.Status.Artifact.Revision == "main@sha1:"+c3 })
+	if h.artifacts.Storage().Exists(*first) {
+		t.Errorf("artifact two revisions old not collected")
+	}
+	if !h.artifacts.Storage().Exists(*second) {
+		t.Errorf("previous artifact collected too early")
+	}
+}
+
+// An SSH remote is read with the identity and known_hosts of the Secret.
+func TestGitRepositorySSH(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	srv := gittest.NewServer(t, gittest.WithSSH())
+	c1 := srv.InitRepository("app.git").Commit("main", "init", map[string]string{"f": "over ssh"})
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.AuthorizeKey(signer.PublicKey())
+	h.secret("ssh", map[string]string{"identity": string(pem.EncodeToMemory(block)), "known_hosts": string(srv.KnownHosts())})
+	obj := gitRepository("app", srv.SSHURL("app.git"), func(s *sourcev1.GitRepositorySpec) {
+		s.SecretRef = &meta.LocalObjectReference{Name: "ssh"}
+	})
+	h.create(obj)
+	h.ready(obj)
+	if got, want := obj.Status.Artifact.Revision, "main@sha1:"+c1; got != want {
+		t.Errorf("revision = %q, want %q", got, want)
+	}
+	if got := readFile(t, fetchArtifact(t, obj.Status.Artifact), "f"); got != "over ssh" {
+		t.Errorf("content = %q", got)
 	}
 }
 

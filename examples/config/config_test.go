@@ -16,6 +16,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/gitopskit/kit/examples/config"
 	"github.com/gitopskit/kit/kustomize"
 	"github.com/gitopskit/kit/runtime/testenv"
 )
@@ -246,5 +247,27 @@ func TestApply(t *testing.T) {
 	}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "gitopsd"}, &appsv1.Deployment{}); err != nil {
 		t.Fatalf("the applied Deployment: %v", err)
+	}
+}
+
+// TestEmbeddedCRDs checks that CRDs returns every generated CRD, as
+// testenv reads them from crd/bases.
+func TestEmbeddedCRDs(t *testing.T) {
+	t.Parallel()
+	embedded, err := config.CRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFiles, err := testenv.ReadCRDs("crd/bases")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(embedded) != len(fromFiles) || len(embedded) == 0 {
+		t.Fatalf("embedded %d CRDs, crd/bases holds %d", len(embedded), len(fromFiles))
+	}
+	for i := range embedded {
+		if diff := cmp.Diff(fromFiles[i], embedded[i]); diff != "" {
+			t.Errorf("embedded CRD %s differs from its file (-file +embedded):\n%s", fromFiles[i].Name, diff)
+		}
 	}
 }

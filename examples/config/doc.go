@@ -5,7 +5,8 @@
 // the ServiceAccount, its bindings and a cluster-admin binding for applying
 // arbitrary objects), the Deployment and the Service that serves artifacts.
 //
-// The package has no Go code of its own: its tests render the manifests
-// with the toolkit's kustomize module, check them, and apply them to a real
-// API server.
+// The package's Go API is CRDs, which returns the CustomResourceDefinitions
+// embedded in the program (the demo installs them from there). Its tests
+// render the manifests with the toolkit's kustomize module, check them, and
+// apply them to a real API server.
 package config

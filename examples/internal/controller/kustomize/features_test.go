@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -305,4 +306,36 @@ func TestOCIRepositorySource(t *testing.T) {
 	ks := f.kustomization("app", "app", func(s *kustomizev1.KustomizationSpec) { s.SourceRef.Kind = sourcev1.OCIRepositoryKind })
 	f.waitReady(ks, art.Revision)
 	f.mustConfigMap(f.ns, "a")
+}
+
+// A health check that cannot pass is cut short when the source publishes a
+// new revision: the new revision is applied without waiting for the
+// (five-minute) timeout.
+func TestNewRevisionCancelsHealthCheck(t *testing.T) {
+	f := newFixture(t)
+	deployment := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx\n"
+	a1 := f.artifact("app", map[string]string{"web.yaml": deployment})
+	src := f.gitRepository("app", &a1)
+	ks := f.kustomization("app", "app", func(s *kustomizev1.KustomizationSpec) {
+		s.Wait = true
+		s.Timeout = &metav1.Duration{Duration: 5 * time.Minute}
+	})
+	// Once the Deployment exists the reconcile is waiting for it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := f.c.Get(context.Background(), client.ObjectKey{Namespace: f.ns, Name: "web"}, &appsv1.Deployment{})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Deployment not applied: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	a2 := f.artifact("app", map[string]string{"a.yaml": cm("a")})
+	f.setArtifact(src, a2)
+	got := f.waitReady(ks, a2.Revision)
+	if !conditions.IsTrue(got, meta.HealthyCondition) {
+		t.Errorf("Healthy = %+v", conditions.Get(got, meta.HealthyCondition))
+	}
 }

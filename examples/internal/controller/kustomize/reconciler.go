@@ -251,7 +251,7 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 	}
 	setInventory(obj, next)
 
-	if err := r.checkHealth(ctx, obj, mgr, next); err != nil {
+	if err := r.checkHealth(ctx, obj, mgr, next, art.Revision); err != nil {
 		return reconcile.Fail(HealthCheckFailedReason, fmt.Errorf("revision %s: %w", art.Revision, err))
 	}
 	obj.Status.LastAppliedRevision = art.Revision
@@ -397,7 +397,12 @@ func setInventory(obj *kustomizev1.Kustomization, inv *ssa.Inventory) {
 
 // checkHealth waits for the applied objects (spec.wait) or for
 // spec.healthChecks, within spec.timeout, and sets Healthy.
-func (r *KustomizationReconciler) checkHealth(ctx context.Context, obj *kustomizev1.Kustomization, mgr *ssa.Manager, inv *ssa.Inventory) error {
+//
+// The wait ends early when the source publishes a revision other than
+// revision: the reconcile then fails at once and the next one applies the
+// new revision, so a failing health check never holds a fix back for a
+// whole timeout.
+func (r *KustomizationReconciler) checkHealth(ctx context.Context, obj *kustomizev1.Kustomization, mgr *ssa.Manager, inv *ssa.Inventory, revision string) error {
 	var (
 		objs []*unstructured.Unstructured
 		err  error
@@ -419,7 +424,14 @@ func (r *KustomizationReconciler) checkHealth(ctx context.Context, obj *kustomiz
 		return nil
 	}
 	conditions.MarkUnknown(obj, meta.HealthyCondition, conditions.ProgressingReason, "checking the health of %d objects", len(objs))
-	if err := mgr.Wait(ctx, objs, ssa.WaitOptions{Timeout: obj.GetTimeout(), FailFast: true, DefaultNamespace: obj.Namespace}); err != nil {
+	waitCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go r.cancelOnNewRevision(waitCtx, cancel, obj.DeepCopy(), revision)
+	err = mgr.Wait(waitCtx, objs, ssa.WaitOptions{Timeout: obj.GetTimeout(), FailFast: true, DefaultNamespace: obj.Namespace})
+	if cause := context.Cause(waitCtx); err != nil && errors.Is(cause, errNewRevision) {
+		err = cause
+	}
+	if err != nil {
 		msg := "health check failed: " + err.Error()
 		conditions.MarkFalse(obj, meta.HealthyCondition, HealthCheckFailedReason, "%s", msg)
 		return errors.New(strings.TrimSpace(msg))
@@ -477,4 +489,34 @@ func healthCheckObjects(obj *kustomizev1.Kustomization) []*unstructured.Unstruct
 		out = append(out, u)
 	}
 	return out
+}
+
+// errNewRevision ends a health check when the source has moved on.
+var errNewRevision = errors.New("cancelled: the source has a new revision")
+
+// newRevisionPoll is how often a health check looks for a new source
+// revision (in the manager's cache: no API request).
+const newRevisionPoll = time.Second
+
+// cancelOnNewRevision cancels ctx with errNewRevision as soon as the
+// Kustomization's source offers an artifact revision other than revision.
+// It returns when ctx ends.
+func (r *KustomizationReconciler) cancelOnNewRevision(ctx context.Context, cancel context.CancelCauseFunc, obj *kustomizev1.Kustomization, revision string) {
+	ticker := time.NewTicker(newRevisionPoll)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		src, err := r.source(ctx, obj)
+		if err != nil {
+			continue
+		}
+		if a := src.GetArtifact(); a.Revision != revision {
+			cancel(fmt.Errorf("%w %s", errNewRevision, a.Revision))
+			return
+		}
+	}
 }

@@ -164,7 +164,7 @@ func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.G
 	if err != nil {
 		// A URL or a combination of credentials and scheme that can
 		// never work (credentials over plain http, for one).
-		return reconcile.Stall(reasonInvalidSpec, err)
+		return reconcile.Stall(reasonInvalidSpec, fmt.Errorf("remote '%s': %w", git.RedactURL(url), err))
 	}
 	var keys *verify.KeyRing
 	if v := obj.Spec.Verification; v != nil {

@@ -232,7 +232,8 @@ func TestGitRepositoryFailures(t *testing.T) {
 			s.Reference = &sourcev1.GitRepositoryRef{Branch: "nope"}
 		})
 		h.create(obj)
-		h.notReady(obj, "branch nope", git.ErrReferenceNotFound.Error())
+		msg := h.notReady(obj, "branch nope", git.ErrReferenceNotFound.Error())
+		t.Logf("message: %s", msg)
 		if !conditions.IsTrue(obj, conditions.Reconciling) || conditions.IsTrue(obj, conditions.Stalled) {
 			t.Errorf("a missing branch should be retried: %s", describe(obj))
 		}
@@ -281,6 +282,23 @@ func TestGitRepositoryFailures(t *testing.T) {
 		h.eventually(obj, func() bool { return conditions.IsFalse(obj, conditions.Ready) })
 		if msg := conditions.Get(obj, conditions.Ready).Message; strings.Contains(msg, "url-pass-123") {
 			t.Errorf("message leaks the URL password: %q", msg)
+		}
+	})
+	t.Run("credentials over plain http stall", func(t *testing.T) {
+		h := *h
+		h.t = t
+		h.secret("plain-creds", map[string]string{"username": "alice", "password": "plain-pass-456"})
+		obj := gitRepository("plain-creds", srv.HTTPURL("app.git"), func(s *sourcev1.GitRepositorySpec) {
+			s.SecretRef = &meta.LocalObjectReference{Name: "plain-creds"}
+		})
+		h.create(obj)
+		msg := h.notReady(obj, "http")
+		t.Logf("message: %s", msg)
+		if !conditions.IsTrue(obj, conditions.Stalled) {
+			t.Errorf("credentials over plain http should stall: %s", describe(obj))
+		}
+		if strings.Contains(msg, "plain-pass-456") {
+			t.Errorf("message leaks the password: %q", msg)
 		}
 	})
 	t.Run("invalid semver stalls", func(t *testing.T) {

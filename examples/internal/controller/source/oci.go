@@ -395,10 +395,15 @@ func ociRepository(u string) (repo, host string, err error) {
 	rest = strings.TrimSuffix(rest, "/")
 	i := strings.Index(rest, "/")
 	if i <= 0 || i == len(rest)-1 {
-		return "", "", fmt.Errorf("url '%s' must be oci://<host>/<repository>", u)
+		return "", "", fmt.Errorf("url %q must be oci://<host>/<repository>", u)
+	}
+	for _, elem := range strings.Split(rest[i+1:], "/") {
+		if elem == "" || strings.ContainsFunc(elem, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return "", "", fmt.Errorf("url %q must be oci://<host>/<repository>", u)
+		}
 	}
 	if last := rest[strings.LastIndex(rest, "/")+1:]; strings.Contains(last, ":") {
-		return "", "", fmt.Errorf("url '%s' must not hold a tag; use spec.ref.tag", u)
+		return "", "", fmt.Errorf("url %q must not hold a tag; use spec.ref.tag", u)
 	}
 	return rest, rest[:i], nil
 }

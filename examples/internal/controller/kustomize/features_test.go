@@ -339,3 +339,28 @@ func TestNewRevisionCancelsHealthCheck(t *testing.T) {
 		t.Errorf("Healthy = %+v", conditions.Get(got, meta.HealthyCondition))
 	}
 }
+
+// spec.force recreates an object whose immutable fields changed; without
+// it the apply fails and says why.
+func TestForceRecreatesImmutable(t *testing.T) {
+	f := newFixture(t)
+	immutable := func(v string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: frozen\nimmutable: true\ndata:\n  k: " + v + "\n"
+	}
+	a1 := f.artifact("app", map[string]string{"frozen.yaml": immutable("v1")})
+	src := f.gitRepository("app", &a1)
+	ks := f.kustomization("app", "app", nil)
+	f.waitReady(ks, a1.Revision)
+
+	a2 := f.artifact("app", map[string]string{"frozen.yaml": immutable("v2")})
+	f.setArtifact(src, a2)
+	got := f.waitNotReady(ks, ApplyFailedReason, a2.Revision)
+	if msg := conditions.Get(got, conditions.Ready).Message; !strings.Contains(msg, "immutable") {
+		t.Errorf("Ready message = %q", msg)
+	}
+	f.update(ks, func(k *kustomizev1.Kustomization) { k.Spec.Force = true })
+	f.waitReady(ks, a2.Revision)
+	if v := f.mustConfigMap(f.ns, "frozen").Data["k"]; v != "v2" {
+		t.Errorf("k = %q, want v2", v)
+	}
+}

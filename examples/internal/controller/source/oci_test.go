@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -336,4 +337,26 @@ func TestOCIRepositoryInvalidSpec(t *testing.T) {
 
 func pemCert(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// Deleting the object removes its artifacts from storage.
+func TestOCIRepositoryDeletion(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	reg := ocitest.New(t)
+	push(t, reg, reg.Repo("app")+":latest", "v: 1\n")
+	obj := ociRepository("app", reg, "app")
+	h.create(obj)
+	h.ready(obj)
+	path, err := h.artifacts.Storage().LocalPath(*obj.Status.Artifact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.c.Delete(context.Background(), obj); err != nil {
+		t.Fatal(err)
+	}
+	h.gone(obj)
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("artifact still in storage after deletion: %v", err)
+	}
 }

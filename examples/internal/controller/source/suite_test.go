@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -138,6 +139,22 @@ func (h *harness) eventually(obj conditions.Setter, cond func() bool) {
 		}
 		if time.Now().After(deadline) {
 			h.t.Fatalf("%s: condition not met; err=%v conditions=%s", cobj.GetName(), err, describe(obj))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// gone waits until obj no longer exists.
+func (h *harness) gone(obj client.Object) {
+	h.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := h.c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)
+		if apierrors.IsNotFound(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s not deleted: err=%v finalizers=%v", obj.GetName(), err, obj.GetFinalizers())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -1,6 +1,7 @@
 # gitopskit — one Makefile for the whole workspace.
 #
 #   make test          build the control plane if missing, then vet and test every module
+#   make demo          run gitopsd against a local control plane and git server, step by step
 #   make bench         run every Benchmark* of every module
 #   make fuzz          run every Fuzz* target for FUZZTIME (default 30s)
 #   make controlplane  build kube-apiserver and etcd from source into the cache folder
@@ -55,6 +56,16 @@ test: controlplane generate-check ## vet and test every module, stopping at the 
 		( cd $$m && $(GO) test $(TEST_FLAGS) ./... ) || { echo "FAIL: module $$m (go test)"; exit 1; }; \
 	done
 	@echo "all modules passed: $(MODULES)"
+
+# The demo runs the real gitopsd binary, built here into a cache folder
+# (never into the source tree), against the control plane make controlplane
+# builds.
+GITOPSD_BIN := $(CACHE_HOME)/gitopskit/bin/gitopsd
+
+.PHONY: demo
+demo: controlplane ## show gitopsd syncing, updating and pruning a sample app from a local git server
+	cd examples && $(GO) build -o $(GITOPSD_BIN) ./cmd/gitopsd
+	cd examples && $(GO) run ./cmd/demo --gitopsd $(GITOPSD_BIN)
 
 .PHONY: bench
 bench: controlplane ## run every benchmark once per module (BENCHTIME to change)

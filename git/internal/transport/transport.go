@@ -176,7 +176,9 @@ func (s *Settings) Sanitize(ctx context.Context, op string, err error) error {
 			causes = append(causes, m.to)
 		}
 	}
-	msg := err.Error()
+	// Remote messages (HTTP bodies, sideband) often end in a newline, which
+	// would end up inside a condition message.
+	msg := strings.TrimSpace(err.Error())
 	if strings.Contains(msg, "unable to authenticate") || strings.Contains(msg, "no supported methods remain") {
 		causes = append(causes, git.ErrAuthentication)
 	}

@@ -271,3 +271,30 @@ func TestEmbeddedCRDs(t *testing.T) {
 		}
 	}
 }
+
+// TestSamples checks that the README's sample objects are valid: the API
+// server accepts them (server-side dry run) against the generated CRDs.
+func TestSamples(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := env.Client()
+	crds, err := config.CRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.InstallCRDs(ctx, crds...); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("samples/*.yaml")
+	if err != nil || len(files) != 3 {
+		t.Fatalf("samples: %v %v", files, err)
+	}
+	ns := env.Namespace(t)
+	for _, file := range files {
+		obj := readYAML(t, file)
+		obj.SetNamespace(ns)
+		if err := c.Create(ctx, obj, client.DryRunAll); err != nil {
+			t.Errorf("%s: %v", file, err)
+		}
+	}
+}

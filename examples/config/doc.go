@@ -4,6 +4,7 @@
 // (rbac/role.yaml generated from the markers of internal/controller, plus
 // the ServiceAccount, its bindings and a cluster-admin binding for applying
 // arbitrary objects), the Deployment and the Service that serves artifacts.
+// samples/ holds one object of each kind, as examples (not rendered).
 //
 // The package's Go API is CRDs, which returns the CustomResourceDefinitions
 // embedded in the program (the demo installs them from there). Its tests

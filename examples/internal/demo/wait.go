@@ -99,7 +99,7 @@ func (d *demo) waitErr(ctx context.Context, kind string, key client.ObjectKey, e
 func (d *demo) waitRepository(ctx context.Context, rev string) error {
 	repo := &sourcev1.GitRepository{}
 	repo.Name, repo.Namespace = Name, Namespace
-	p := d.progress("GitRepository " + Name)
+	p := d.progress("GitRepository "+Name, false)
 	err := d.waitFor(ctx, repo, &sourcev1.GitRepositoryList{}, func() bool {
 		p(repo.Status.Conditions)
 		a := repo.Status.Artifact
@@ -117,7 +117,7 @@ func (d *demo) waitRepository(ctx context.Context, rev string) error {
 func (d *demo) waitApplied(ctx context.Context, rev string) (*kustomizev1.Kustomization, error) {
 	ks := &kustomizev1.Kustomization{}
 	ks.Name, ks.Namespace = Name, Namespace
-	p := d.progress("Kustomization " + Name)
+	p := d.progress("Kustomization "+Name, len(d.res.Revisions) > 1)
 	err := d.waitFor(ctx, ks, &kustomizev1.KustomizationList{}, func() bool {
 		p(ks.Status.Conditions)
 		return ks.Status.LastAppliedRevision == rev && conditions.IsReady(ks) && ks.Status.ObservedGeneration == ks.Generation
@@ -130,8 +130,9 @@ func (d *demo) waitApplied(ctx context.Context, rev string) (*kustomizev1.Kustom
 
 // progress returns a function printing the Ready condition of what is
 // named each time its message changes, so the user sees what gitopsd is
-// doing.
-func (d *demo) progress(what string) func([]metav1.Condition) {
+// doing. With skipFirst, the state first seen (the previous step's
+// outcome) is not printed.
+func (d *demo) progress(what string, skipFirst bool) func([]metav1.Condition) {
 	last := ""
 	start := time.Now()
 	return func(cs []metav1.Condition) {
@@ -144,6 +145,10 @@ func (d *demo) progress(what string) func([]metav1.Condition) {
 			return
 		}
 		last = line
+		if skipFirst {
+			skipFirst = false
+			return
+		}
 		d.printf("    · %-7s %s Ready=%s\n", round(time.Since(start)), what, line)
 	}
 }

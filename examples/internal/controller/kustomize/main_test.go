@@ -117,15 +117,17 @@ func startManager(ctx context.Context) (<-chan struct{}, error) {
 
 // fixture is one test's namespace, artifact server and source.
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	ns  string
 	srv *artifacttest.Server
 	c   client.Client
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	t.Parallel()
+	if tt, ok := t.(*testing.T); ok {
+		tt.Parallel()
+	}
 	return &fixture{t: t, ns: env.Namespace(t), srv: artifacttest.NewServer(t), c: env.Client()}
 }
 
@@ -137,7 +139,7 @@ func revision() string {
 }
 
 // writeTree writes files (relative path to content) into a new folder.
-func writeTree(t *testing.T, files map[string]string) string {
+func writeTree(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, data := range files {
@@ -254,6 +256,10 @@ func (f *fixture) waitFor(ks *kustomizev1.Kustomization, what string, cond func(
 	ctx := context.Background()
 	deadline := time.Now().Add(60 * time.Second)
 	got := &kustomizev1.Kustomization{}
+	poll := 100 * time.Millisecond
+	if _, ok := f.t.(*testing.B); ok {
+		poll = 5 * time.Millisecond
+	}
 	for {
 		err := f.c.Get(ctx, client.ObjectKeyFromObject(ks), got)
 		if err == nil && cond(got) {
@@ -262,7 +268,7 @@ func (f *fixture) waitFor(ks *kustomizev1.Kustomization, what string, cond func(
 		if time.Now().After(deadline) {
 			f.t.Fatalf("Kustomization %s/%s: timed out waiting until %s; err=%v status=%+v", ks.Namespace, ks.Name, what, err, got.Status)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(poll)
 	}
 }
 

@@ -128,6 +128,11 @@ func (r *KustomizationReconciler) Reconcile(ctx context.Context, req crreconcile
 
 	start := time.Now()
 	defer func() {
+		if retErr != nil {
+			// Messages carry no secret (see reconcile.Result): they are
+			// the conditions' too.
+			log.Info("reconcile failed", "error", retErr.Error())
+		}
 		res, retErr = reconcile.Result(obj, retErr, reconcile.ResultOptions{
 			Interval:      obj.GetInterval(),
 			RetryInterval: obj.GetRetryInterval(),

@@ -40,6 +40,9 @@ func TestPlainFolderNewRevisionAndPrune(t *testing.T) {
 	if msg := conditions.Get(got, conditions.Ready).Message; msg != "Applied revision: "+a1.Revision {
 		t.Errorf("Ready message = %q", msg)
 	}
+	if problems := conditions.Check(got); len(problems) > 0 {
+		t.Errorf("conditions break the kstatus conventions: %v", problems)
+	}
 	if !controllerutil.ContainsFinalizer(got, Finalizer) {
 		t.Errorf("finalizer missing: %v", got.Finalizers)
 	}

@@ -1,18 +1,25 @@
 package kustomize
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"filippo.io/age"
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/getsops/sops/v3"
 	"github.com/getsops/sops/v3/aes"
 	sopsage "github.com/getsops/sops/v3/age"
 	"github.com/getsops/sops/v3/config"
 	"github.com/getsops/sops/v3/keys"
+	"github.com/getsops/sops/v3/pgp"
 	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,12 +36,19 @@ import (
 // --encrypted-regex '^(data|stringData)$'` does.
 func sopsEncryptYAML(t *testing.T, plain, recipient string) string {
 	t.Helper()
-	store := sopsyaml.NewStore(&config.YAMLStoreConfig{})
-	branches, err := store.LoadPlainFile([]byte(plain))
+	mk, err := sopsage.MasterKeyFromRecipient(recipient)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk, err := sopsage.MasterKeyFromRecipient(recipient)
+	return sopsEncrypt(t, plain, mk)
+}
+
+// sopsEncrypt encrypts a YAML document's data and stringData for the
+// master key with sops' library.
+func sopsEncrypt(t *testing.T, plain string, mk keys.MasterKey) string {
+	t.Helper()
+	store := sopsyaml.NewStore(&config.YAMLStoreConfig{})
+	branches, err := store.LoadPlainFile([]byte(plain))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,6 +133,65 @@ func TestDecryptionAge(t *testing.T) {
 		t.Fatal(err)
 	}
 	if v := string(sec.Data["password"]); v != "hunter2-plaintext" {
+		t.Errorf("password = %q, want the decrypted value", v)
+	}
+}
+
+// newPGPKey returns an armored OpenPGP private key and the sops master key
+// of its public half (sops encrypts for a key found in a public keyring
+// file).
+func newPGPKey(t *testing.T) ([]byte, *pgp.MasterKey) {
+	t.Helper()
+	e, err := openpgp.NewEntity("gitopsd test", "", "test@example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var priv bytes.Buffer
+	w, err := armor.Encode(&priv, openpgp.PrivateKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SerializePrivate(w, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var pub bytes.Buffer
+	if err := e.Serialize(&pub); err != nil {
+		t.Fatal(err)
+	}
+	ring := filepath.Join(t.TempDir(), "pubring.gpg")
+	if err := os.WriteFile(ring, pub.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mk := pgp.NewMasterKeyFromFingerprint(strings.ToUpper(hex.EncodeToString(e.PrimaryKey.Fingerprint)))
+	pgp.PubRing(ring).ApplyToMasterKey(mk)
+	return priv.Bytes(), mk
+}
+
+// An OpenPGP key in a value ending in .asc decrypts too.
+func TestDecryptionOpenPGP(t *testing.T) {
+	f := newFixture(t)
+	armored, mk := newPGPKey(t)
+	encrypted := sopsEncrypt(t, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: pgp-plaintext\n", mk)
+	art := f.artifact("app", map[string]string{"secret.yaml": encrypted})
+	f.gitRepository("app", &art)
+	if err := f.c.Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "sops-keys"},
+		Data:       map[string][]byte{"team.asc": armored},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ks := f.kustomization("app", "app", func(s *kustomizev1.KustomizationSpec) {
+		s.Decryption = &kustomizev1.Decryption{Provider: "sops", SecretRef: &meta.LocalObjectReference{Name: "sops-keys"}}
+	})
+	f.waitReady(ks, art.Revision)
+	sec := &corev1.Secret{}
+	if err := f.c.Get(context.Background(), client.ObjectKey{Namespace: f.ns, Name: "db"}, sec); err != nil {
+		t.Fatal(err)
+	}
+	if v := string(sec.Data["password"]); v != "pgp-plaintext" {
 		t.Errorf("password = %q, want the decrypted value", v)
 	}
 }

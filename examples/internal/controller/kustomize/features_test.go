@@ -156,6 +156,12 @@ func TestServiceAccountImpersonation(t *testing.T) {
 	if !managedBy(a.ManagedFields, fieldManager) {
 		t.Error("not applied by the gitopsd field manager")
 	}
+
+	// Deletion prunes as the service account too.
+	if err := f.c.Delete(ctx, ks); err != nil {
+		t.Fatal(err)
+	}
+	f.waitGone(f.ns, "a")
 }
 
 // wait and healthChecks bound by spec.timeout: an object that never gets
@@ -286,6 +292,16 @@ func TestSourceNotAvailable(t *testing.T) {
 	art := f.artifact("nowhere", map[string]string{"a.yaml": cm("a")})
 	f.gitRepository("nowhere", &art)
 	f.waitReady(missing, art.Revision)
+
+	// A cross-namespace dependency is denied as well.
+	dep := f.kustomization("dep", "nowhere", func(s *kustomizev1.KustomizationSpec) {
+		s.NamePrefix = "dep-"
+		s.DependsOn = []kustomizev1.DependencyReference{{Name: "infra", Namespace: "kube-system"}}
+	})
+	got = f.waitNotReady(dep, AccessDeniedReason, "")
+	if msg := conditions.Get(got, conditions.Ready).Message; !strings.Contains(msg, "dependsOn 'kube-system/infra'") || !conditions.IsTrue(got, conditions.Stalled) {
+		t.Errorf("Ready message = %q, conditions %+v", msg, got.Status.Conditions)
+	}
 }
 
 // An OCIRepository source is built like a GitRepository.

@@ -201,6 +201,7 @@ spec:
 	})
 	for _, ks := range []*kustomizev1.Kustomization{waiting, checking} {
 		got := f.waitNotReady(ks, HealthCheckFailedReason, a1.Revision)
+		t.Logf("%s: %s", ks.Name, conditions.Get(got, conditions.Ready).Message)
 		h := conditions.Get(got, meta.HealthyCondition)
 		if h == nil || h.Status != metav1.ConditionFalse {
 			t.Errorf("%s: Healthy = %+v, want False", ks.Name, h)

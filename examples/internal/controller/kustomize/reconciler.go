@@ -234,16 +234,12 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 		if len(stale.Entries) > 0 {
 			pcs, err := mgr.Prune(ctx, stale, ssa.PruneOptions{})
 			if err != nil {
-				// What could not be deleted stays in the inventory, to be
-				// tried again.
-				var se *ssa.SetError
-				if errors.As(err, &se) {
-					for _, id := range se.Failed() {
-						for _, e := range stale.Entries {
-							if e.ID == id.InventoryID() {
-								next.Add(id, e.Version)
-							}
-						}
+				// What left the build stays in the inventory until it is
+				// deleted: the next prune tries again, and skips what is
+				// already gone.
+				for _, e := range stale.Entries {
+					if id, perr := ssa.ParseInventoryID(e.ID); perr == nil {
+						next.Add(id, e.Version)
 					}
 				}
 				setInventory(obj, next)

@@ -43,7 +43,17 @@ func TestMain(m *testing.M) {
 		serveBenchRegistry(dir)
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	// Stop the child registry, then remove the generated trees and its
+	// blobs (each benchmark run stores hundreds of MB of them).
+	if benchStdin != nil {
+		benchStdin.Close()
+		_ = benchCmd.Wait()
+	}
+	for _, d := range benchTemp {
+		os.RemoveAll(d)
+	}
+	os.Exit(code)
 }
 
 func serveBenchRegistry(dir string) {
@@ -65,8 +75,12 @@ var (
 	benchDirs = map[int]string{}
 	// benchWarm records the sizes warmBench has run for.
 	benchWarm = map[int]bool{}
-	// benchStdin is the child's stdin: it exits when this process does.
+	// benchStdin is the child's stdin: it exits when this process does
+	// or closes it.
 	benchStdin io.WriteCloser
+	benchCmd   *exec.Cmd
+	// benchTemp are the directories TestMain removes at the end.
+	benchTemp []string
 )
 
 // startBenchRegistry starts the child registry once per process.
@@ -77,6 +91,7 @@ func startBenchRegistry(b *testing.B) string {
 			benchErr = err
 			return
 		}
+		benchTemp = append(benchTemp, dir)
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), benchRegistryEnv+"="+dir)
 		stdin, _ := cmd.StdinPipe()
@@ -85,7 +100,7 @@ func startBenchRegistry(b *testing.B) string {
 		if benchErr = cmd.Start(); benchErr != nil {
 			return
 		}
-		benchStdin = stdin // kept open (and reachable) for the life of the process
+		benchStdin, benchCmd = stdin, cmd // kept open (and reachable) until TestMain closes it
 		line, err := bufio.NewReader(out).ReadString('\n')
 		if err != nil {
 			benchErr = err
@@ -147,6 +162,7 @@ func benchTree(b *testing.B, mb int) string {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchTemp = append(benchTemp, dir)
 	rng := rand.NewChaCha8([32]byte{byte(mb)})
 	buf := make([]byte, 1<<20)
 	for i := 0; i < mb; i++ {

@@ -226,3 +226,23 @@ func TestFailuresDeleteNothing(t *testing.T) {
 		intact("new Kustomization")
 	})
 }
+
+// gitopsd allows cross-namespace references by default, as Flux does
+// (--no-cross-namespace-refs and --cross-namespace-selector restrict them):
+// a Kustomization applies a GitRepository of another namespace.
+func TestCrossNamespaceSource(t *testing.T) {
+	f := newFixture(t)
+	sourceNS := env.Namespace(t)
+	srv := gittest.NewServer(t)
+	repo := srv.InitRepository("shared.git")
+	c := repo.Commit("main", "shared", map[string]string{"config.yaml": cm("shared", "yes")})
+	src := gitRepository("shared", srv.HTTPURL("shared.git"))
+	src.Namespace = sourceNS
+	ks := kustomization("consumer", f.ns, src, "./")
+	ks.Spec.SourceRef.Namespace = sourceNS
+	f.create(src, ks)
+	f.applied(ks, "main@sha1:"+c)
+	if got := f.configMapData(f.ns, "shared")["value"]; got != "yes" {
+		t.Errorf("value = %q, want yes", got)
+	}
+}

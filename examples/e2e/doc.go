@@ -4,7 +4,7 @@
 // (git/gittest) and a real OCI registry (oci/ocitest).
 //
 // They cover a Git source to a Ready Kustomization, a new commit applied,
-// pruning, dependsOn ordering, an OCI source, and failures (wrong path,
+// pruning, dependsOn ordering, an OCI source, a cross-namespace source, and failures (wrong path,
 // invalid YAML, missing Secret, unreachable source) that leave Ready=False
 // with a clear message and delete nothing already applied. The demo's core
 // (internal/demo) runs as a test too, and BenchmarkCommitToApplied measures

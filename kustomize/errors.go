@@ -51,6 +51,25 @@ func (e *DuplicateError) Error() string {
 	return "duplicate objects in build output: " + strings.Join(e.Objects, ", ")
 }
 
+// ManifestError reports a YAML file that the generator (a folder built
+// without a kustomization) refuses to skip or include, because skipping it
+// would silently drop objects from the build: a file that is not valid
+// YAML, a document with only one of apiVersion and kind, or a file mixing
+// Kubernetes objects with other documents. Fix the file, or exclude it with
+// a .sourceignore file or Options.Ignore. The message names the file and,
+// for syntax errors, the line; it never quotes the content.
+type ManifestError struct {
+	// Path is the file, relative to the source root.
+	Path string
+	Err  error
+}
+
+func (e *ManifestError) Error() string {
+	return fmt.Sprintf("%s: %v (fix it, or exclude it in %s)", e.Path, e.Err, IgnoreFile)
+}
+
+func (e *ManifestError) Unwrap() error { return e.Err }
+
 // VariableError reports a substitution failure in an object: an undefined
 // variable in strict mode (Variable set), or an object that substitution
 // left invalid. It never contains a variable's value.

@@ -1,22 +1,40 @@
 package kustomize
 
 import (
+	"bytes"
 	"strings"
 	"testing"
+
+	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/gitopskit/kit/kustomize/internal/sopsfile"
 )
 
-// FuzzIsKubernetesYAML feeds the generator's manifest sniffer arbitrary
-// file content: it must never panic, and anything it accepts must have
-// apiVersion and kind.
-func FuzzIsKubernetesYAML(f *testing.F) {
-	for _, s := range []string{cm("x"), deployment, "a: 1\n", "---\n---\n", "apiVersion: v1\nkind: [\n", "&a [*a, *a]\n", "kind: X\napiVersion: kustomize.config.k8s.io/v1beta1\n"} {
+// FuzzClassifyYAML feeds the generator's manifest classifier arbitrary
+// file content: it must never panic, and a file it skips must hold no
+// Kubernetes object as an independent decoder sees it — a skipped object
+// would be pruned from the cluster.
+func FuzzClassifyYAML(f *testing.F) {
+	for _, s := range []string{cm("x"), deployment, "a: 1\n", "---\n---\n", "apiVersion: v1\nkind: [\n", "&a [*a, *a]\n",
+		"kind: X\napiVersion: kustomize.config.k8s.io/v1beta1\n", cm("y") + "---\nfoo: bar\n", "\"apiVersion\": v1\n\"kind\": ConfigMap\n"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if ok, _ := isKubernetesYAML(data); ok && !(strings.Contains(string(data), "apiVersion") && strings.Contains(string(data), "kind")) {
-			t.Fatalf("accepted %q", data)
+		kind, _, err := classifyYAML(data)
+		if err != nil || kind != manifestOther {
+			return
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		for {
+			var doc map[string]any
+			if err := dec.Decode(&doc); err != nil {
+				return
+			}
+			av, _ := doc["apiVersion"].(string)
+			k, _ := doc["kind"].(string)
+			if av != "" && k != "" && !strings.HasPrefix(av, "kustomize.config.k8s.io/") {
+				t.Fatalf("skipped a file holding %s %s: %q", av, k, data)
+			}
 		}
 	})
 }

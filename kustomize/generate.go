@@ -25,8 +25,9 @@ const IgnoreFile = ".sourceignore"
 // paths relative to the source root: Kubernetes manifest files in dir and
 // below, and folders below that have a kustomization of their own (which
 // are built as they are instead of being descended into). Hidden folders
-// and files, ignored paths and YAML that is not Kubernetes objects are
-// skipped.
+// and files, ignored paths, Helm charts (folders with a Chart.yaml) and
+// YAML files without Kubernetes objects are skipped; a YAML file the
+// generator cannot classify safely is a *ManifestError (see classifyYAML).
 func discover(ctx context.Context, fsys *securefs.FS, dir string, extra []string) ([]string, error) {
 	log := logr.FromContextOrDiscard(ctx)
 	root := fsys.Root().FS()
@@ -98,6 +99,12 @@ func discover(ctx context.Context, fsys *securefs.FS, dir string, extra []string
 				out = append(out, p)
 				return fs.SkipDir
 			}
+			// A Helm chart's templates are not manifests (nor, often,
+			// valid YAML): the chart is a HelmRelease's business.
+			if st, err := fsys.Root().Lstat(path.Join(p, "Chart.yaml")); err == nil && st.Mode().IsRegular() {
+				log.V(1).Info("generator skips Helm chart", "path", p)
+				return fs.SkipDir
+			}
 			return nil
 		}
 		ext := strings.ToLower(path.Ext(p))
@@ -114,9 +121,13 @@ func discover(ctx context.Context, fsys *securefs.FS, dir string, extra []string
 		if err != nil {
 			return err
 		}
-		if ok, why := isKubernetesYAML(data); ok {
+		kind, why, err := classifyYAML(data)
+		switch {
+		case err != nil:
+			return &ManifestError{Path: p, Err: err}
+		case kind == manifestObjects:
 			out = append(out, p)
-		} else {
+		default:
 			log.V(1).Info("generator skips file", "path", p, "reason", why)
 		}
 		return nil
@@ -146,36 +157,71 @@ func split(p string) []string {
 	return strings.Split(p, "/")
 }
 
-// isKubernetesYAML reports whether every document in data is a Kubernetes
-// object (a mapping with string apiVersion and kind) other than a
-// kustomization, with at least one such document.
-func isKubernetesYAML(data []byte) (bool, string) {
+// manifestKind classifies a YAML file for the generator.
+type manifestKind int
+
+const (
+	// manifestObjects: every document is a Kubernetes object.
+	manifestObjects manifestKind = iota
+	// manifestOther: no document is a Kubernetes object (values files, CI
+	// configuration, kustomize configuration, empty files).
+	manifestOther
+)
+
+// classifyYAML tells Kubernetes manifests from other YAML. It fails for a
+// file the generator must not silently skip, because skipping it would drop
+// objects from the build and a pruning caller would delete them from the
+// cluster: a file that is not valid YAML, a document that has only one of
+// apiVersion and kind, or a file mixing Kubernetes objects with other
+// documents. The reason never quotes the file's content.
+func classifyYAML(data []byte) (manifestKind, string, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	n := 0
+	objects, other := 0, 0
 	for {
-		var doc map[string]any
+		var doc yaml.Node
 		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return false, "not YAML mappings"
+			// yaml.v3 syntax errors name the line, not the content.
+			return 0, "", fmt.Errorf("not valid YAML: %w", err)
 		}
-		if doc == nil {
-			continue
+		if len(doc.Content) == 0 || doc.Content[0].Tag == "!!null" {
+			continue // an empty document, as after a trailing "---"
 		}
-		av, _ := doc["apiVersion"].(string)
-		kind, _ := doc["kind"].(string)
-		if av == "" || kind == "" {
-			return false, "a document has no apiVersion or kind"
+		av, kind := scalarField(doc.Content[0], "apiVersion"), scalarField(doc.Content[0], "kind")
+		switch {
+		case av != "" && kind != "" && strings.HasPrefix(av, "kustomize.config.k8s.io/"):
+			other++
+		case av != "" && kind != "":
+			objects++
+		case av != "" || kind != "":
+			return 0, "", fmt.Errorf("document %d has apiVersion or kind but not both", objects+other+1)
+		default:
+			other++
 		}
-		if strings.HasPrefix(av, "kustomize.config.k8s.io/") {
-			return false, "a kustomization"
-		}
-		n++
 	}
-	if n == 0 {
-		return false, "no documents"
+	switch {
+	case objects > 0 && other > 0:
+		return 0, "", errors.New("mixes Kubernetes objects with other YAML documents")
+	case objects > 0:
+		return manifestObjects, "", nil
+	case other > 0:
+		return manifestOther, "no Kubernetes objects", nil
 	}
-	return true, ""
+	return manifestOther, "no documents", nil
+}
+
+// scalarField returns the string value of key in a mapping node, or "".
+func scalarField(n *yaml.Node, key string) string {
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := n.Content[i], n.Content[i+1]; k.Value == key && v.Kind == yaml.ScalarNode {
+			return v.Value
+		}
+	}
+	return ""
 }

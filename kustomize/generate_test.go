@@ -2,8 +2,10 @@ package kustomize
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -26,8 +28,7 @@ func TestGeneratorNestedMixedYAML(t *testing.T) {
 		"deploy/local/keep.yaml":                          cm("keep"),
 		"deploy/local/skip.tmp.yaml":                      cm("skip"),
 		"deploy/caller-ignored/cm.yaml":                   cm("caller-ignored"),
-		"deploy/mixed.yaml":                               cm("mixed") + "---\nfoo: bar\n",
-		"deploy/broken.yaml":                              "apiVersion: v1\nkind: [\n",
+		"deploy/chart/templates/cm.yaml":                  "{{- if .Values.enabled }}\napiVersion: v1\nkind: ConfigMap\n{{- end }}\n",
 		"deploy/README.md":                                "# docs",
 		"deploy/sub/kustomization.yaml":                   "resources:\n- cm.yaml\nnamePrefix: sub-\n",
 		"deploy/sub/cm.yaml":                              cm("nested"),
@@ -45,6 +46,42 @@ func TestGeneratorNestedMixedYAML(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, ids(objs)); diff != "" {
 		t.Fatalf("objects (-want +got):\n%s", diff)
+	}
+}
+
+// A YAML file the generator cannot classify safely fails the build, naming
+// the file: skipping it would drop its objects and a pruning caller would
+// delete them from the cluster.
+func TestGeneratorRefusesToSkipDoubtfulFiles(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct{ content, want string }{
+		"syntax error":             {"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [x\n", "app/bad.yaml: not valid YAML: yaml: line"},
+		"tab indentation":          {"apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: x\n", "app/bad.yaml: not valid YAML"},
+		"kind without version":     {"kind: ConfigMap\nmetadata:\n  name: x\n", "app/bad.yaml: document 1 has apiVersion or kind but not both"},
+		"version without kind":     {cm("a") + "---\napiVersion: v1\nmetadata:\n  name: x\n", "document 2 has apiVersion or kind but not both"},
+		"objects mixed with other": {cm("a") + "---\nreplicas: 2\n", "app/bad.yaml: mixes Kubernetes objects with other YAML documents"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			writeTree(t, root, map[string]string{"app/good.yaml": cm("good"), "app/bad.yaml": tc.content})
+			_, err := Build(context.Background(), root, "app", Options{})
+			var me *ManifestError
+			if !errors.As(err, &me) || me.Path != "app/bad.yaml" {
+				t.Fatalf("error = %v, want a *ManifestError for app/bad.yaml", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), IgnoreFile) {
+				t.Fatalf("error %q does not contain %q and name %s", err, tc.want, IgnoreFile)
+			}
+			if strings.Contains(err.Error(), "name: x") || strings.Contains(err.Error(), "replicas") {
+				t.Fatalf("error quotes the file: %q", err)
+			}
+			// Excluding the file is the way out.
+			writeTree(t, root, map[string]string{"app/.sourceignore": "bad.yaml\n"})
+			if diff := cmp.Diff([]string{"ConfigMap//good"}, ids(mustBuild(t, root, "app", Options{}))); diff != "" {
+				t.Fatalf("objects after ignoring the file (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

@@ -3,9 +3,10 @@
 // sample application, and measures commit-to-applied latency with a
 // reconcile request and with interval polling.
 //
-// Usage (from examples/, after `make controlplane`):
+// Usage (from examples/, after `make controlplane`; `make demo` does this):
 //
-//	go build -o bin/gitopsd ./cmd/gitopsd && go run ./cmd/demo --gitopsd bin/gitopsd
+//	go build -o /tmp/gitopsd-demo/ ./cmd/gitopsd ./cmd/demo
+//	/tmp/gitopsd-demo/demo --gitopsd /tmp/gitopsd-demo/gitopsd
 //
 // Without --gitopsd, gitopsd runs inside the demo's process. The demo exits
 // 0 when every step succeeded, 1 when one failed, 130 when interrupted

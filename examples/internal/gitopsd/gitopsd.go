@@ -267,6 +267,10 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 	}
 	concurrency := opts.Controller.Concurrency
 	c := op.mgr.GetClient()
+	// The Kustomization reconciler builds its impersonating clients from
+	// this config: give them the manager's rate limit and user agent.
+	applyCfg := rest.CopyConfig(cfg)
+	applyCfg.QPS, applyCfg.Burst, applyCfg.UserAgent = opts.Controller.QPS, opts.Controller.Burst, Name
 	setups := []struct {
 		name  string
 		setup func(manager.Manager) error
@@ -274,7 +278,7 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 		{"gitrepository", (&source.GitRepositoryReconciler{Client: c, Storage: op.storage, Concurrency: concurrency}).SetupWithManager},
 		{"ocirepository", (&source.OCIRepositoryReconciler{Client: c, Storage: op.storage, Concurrency: concurrency}).SetupWithManager},
 		{"kustomization", (&kustomize.KustomizationReconciler{
-			Client: c, Config: rest.CopyConfig(cfg), Fetcher: fetch.New(fetchOpts...), ACL: policy, Concurrency: concurrency,
+			Client: c, Config: applyCfg, Fetcher: fetch.New(fetchOpts...), ACL: policy, Concurrency: concurrency,
 		}).SetupWithManager},
 	}
 	for _, s := range setups {

@@ -5,8 +5,8 @@
 //
 // Usage (from examples/, after `make controlplane`; `make demo` does this):
 //
-//	go build -o /tmp/gitopsd-demo/ ./cmd/gitopsd ./cmd/demo
-//	/tmp/gitopsd-demo/demo --gitopsd /tmp/gitopsd-demo/gitopsd
+//	go build -o ~/.cache/gitopskit/bin/gitopsd ./cmd/gitopsd
+//	go run ./cmd/demo --gitopsd ~/.cache/gitopskit/bin/gitopsd
 //
 // Without --gitopsd, gitopsd runs inside the demo's process. The demo exits
 // 0 when every step succeeded, 1 when one failed, 130 when interrupted

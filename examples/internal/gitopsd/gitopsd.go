@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/gitopskit/kit/artifact/fetch"
@@ -25,6 +26,7 @@ import (
 
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
+	"github.com/gitopskit/kit/examples/internal/controller"
 	"github.com/gitopskit/kit/examples/internal/controller/kustomize"
 	"github.com/gitopskit/kit/examples/internal/controller/source"
 )
@@ -239,7 +241,7 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 	if err != nil {
 		return nil, fmt.Errorf("artifact storage: %w", err)
 	}
-	op.mgr, err = opts.Controller.NewManager(cfg, scheme, extra...)
+	op.mgr, err = opts.Controller.NewManager(cfg, scheme, append([]func(*manager.Options){uncached}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -287,6 +289,12 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 		}
 	}
 	return op, nil
+}
+
+// uncached makes the manager's client read controller.UncachedObjects
+// straight from the API server.
+func uncached(o *manager.Options) {
+	o.Client.Cache = &client.CacheOptions{DisableFor: controller.UncachedObjects()}
 }
 
 // advertisedAddr returns the host:port artifact URLs use: adv when set,

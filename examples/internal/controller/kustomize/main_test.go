@@ -29,6 +29,7 @@ import (
 
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
+	controllers "github.com/gitopskit/kit/examples/internal/controller"
 )
 
 var (
@@ -89,6 +90,9 @@ func startManager(ctx context.Context) (<-chan struct{}, error) {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		// As gitopsd: Secrets, ConfigMaps and Namespaces are read from the
+		// API server, not cached.
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: controllers.UncachedObjects()}},
 	})
 	if err != nil {
 		return nil, err

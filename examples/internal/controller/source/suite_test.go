@@ -24,6 +24,7 @@ import (
 	"github.com/gitopskit/kit/artifact/artifacttest"
 	"github.com/gitopskit/kit/artifact/fetch"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
+	"github.com/gitopskit/kit/examples/internal/controller"
 	"github.com/gitopskit/kit/examples/internal/controller/source"
 	"github.com/gitopskit/kit/runtime/conditions"
 	"github.com/gitopskit/kit/runtime/testenv"
@@ -68,6 +69,8 @@ func newHarness(t *testing.T) *harness {
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		// As gitopsd: Secrets are read from the API server, not cached.
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: controller.UncachedObjects()}},
 		// Every test runs its own manager with the same controller names.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,10 +17,16 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gitopskit/kit/git/gittest"
 
 	"github.com/gitopskit/kit/examples/internal/demo"
 	"github.com/gitopskit/kit/examples/internal/gitopsd"
+	"github.com/gitopskit/kit/examples/internal/metricstest"
 )
 
 // execEnv makes the test binary run as the gitopsd command (TestMain), so
@@ -65,10 +72,15 @@ func TestCommandUsage(t *testing.T) {
 	}
 }
 
-// The gitopsd process takes the leader Lease, serves /readyz and metrics,
-// and on SIGTERM shuts down cleanly with exit code 0.
+// The gitopsd process takes the leader Lease, serves /readyz, reconciles a
+// Kustomization whose source is in another namespace (allowed by a label of
+// its own namespace, --cross-namespace-selector), exports the metrics of
+// both objects, and on SIGTERM shuts down cleanly with exit code 0.
 func TestCommandRunsAndStops(t *testing.T) {
 	f := newFixture(t)
+	sourceNS := env.Namespace(t)
+	const trusted = "e2e.gitopskit.dev/trusted"
+	labelNamespace(t, f.c, f.ns, trusted, "true")
 	dir := t.TempDir()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	if err := os.WriteFile(kubeconfig, env.KubeConfig(), 0o600); err != nil {
@@ -84,8 +96,10 @@ func TestCommandRunsAndStops(t *testing.T) {
 		"--metrics-addr="+metrics,
 		"--enable-leader-election",
 		"--leader-election-namespace="+f.ns,
-		// Only this test's namespace: the shared gitopsd owns the rest.
-		"--watch-namespaces="+f.ns,
+		// Only this test's namespaces and objects (childLabel): the shared
+		// gitopsd owns the rest.
+		"--watch-namespaces="+f.ns+","+sourceNS,
+		"--cross-namespace-selector="+trusted+"=true",
 		"--log-format=text",
 	)
 	cmd.Stdout, cmd.Stderr = &log, &log
@@ -115,8 +129,59 @@ func TestCommandRunsAndStops(t *testing.T) {
 	if err := f.c.Get(context.Background(), client.ObjectKey{Namespace: f.ns, Name: "gitopsd-leader-election"}, lease); err != nil {
 		t.Errorf("leader Lease: %v", err)
 	}
-	if !get(t, "http://"+metrics+"/metrics") {
-		t.Errorf("metrics endpoint does not answer")
+
+	srv := gittest.NewServer(t)
+	commit := srv.InitRepository("app.git").Commit("main", "app", map[string]string{"config.yaml": cm("config", "one")})
+	src := gitRepository("app", srv.HTTPURL("app.git"))
+	src.Namespace = sourceNS
+	ks := kustomization("app", f.ns, src, "./")
+	ks.Spec.SourceRef.Namespace = sourceNS
+	for _, o := range []client.Object{src, ks} {
+		o.SetLabels(map[string]string{childLabel: "true"})
+	}
+	f.create(src, ks)
+	f.applied(ks, "main@sha1:"+commit)
+
+	// The series of both Ready objects, as Prometheus scrapes them. The
+	// metrics follow the status write: poll until they are there.
+	deadline = time.Now().Add(timeout)
+	want := []struct {
+		name   string
+		labels map[string]string
+		value  float64
+	}{
+		{"gitopskit_reconcile_condition", objectSeries(src, "GitRepository", "type", "Ready", "status", "True"), 1},
+		{"gitopskit_reconcile_condition", objectSeries(src, "GitRepository", "type", "Ready", "status", "False"), 0},
+		{"gitopskit_suspend_status", objectSeries(src, "GitRepository"), 0},
+		{"gitopskit_reconcile_condition", objectSeries(ks, "Kustomization", "type", "Ready", "status", "True"), 1},
+		{"gitopskit_suspend_status", objectSeries(ks, "Kustomization"), 0},
+	}
+	for {
+		fams, err := scrape("http://" + metrics + "/metrics")
+		missing := ""
+		for _, w := range want {
+			if v, ok := fams.Value(w.name, w.labels); !ok || v != w.value {
+				missing = fmt.Sprintf("%s%v = %v (present: %t), want %v", w.name, w.labels, v, ok, w.value)
+				break
+			}
+		}
+		if missing == "" {
+			for _, o := range []struct {
+				obj  client.Object
+				kind string
+			}{{src, "GitRepository"}, {ks, "Kustomization"}} {
+				if n, ok := fams.Value("gitopskit_reconcile_duration_seconds", objectSeries(o.obj, o.kind)); !ok || n < 1 {
+					missing = fmt.Sprintf("no reconcile duration of %s %s", o.kind, o.obj.GetName())
+				}
+			}
+		}
+		if err == nil && missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics: err=%v; %s\n%s", err, missing, log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -131,6 +196,38 @@ func TestCommandRunsAndStops(t *testing.T) {
 	case <-time.After(timeout):
 		t.Fatalf("gitopsd did not stop within %s of SIGTERM\n%s", timeout, log.String())
 	}
+}
+
+// labelNamespace sets a label on the namespace ns.
+func labelNamespace(t *testing.T, c client.Client, ns, key, value string) {
+	t.Helper()
+	patch := fmt.Appendf(nil, `{"metadata":{"labels":{%q:%q}}}`, key, value)
+	obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
+	if err := c.Patch(context.Background(), obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// objectSeries is the labels of obj's gitopskit series, and extra.
+func objectSeries(obj client.Object, kind string, extra ...string) map[string]string {
+	l := map[string]string{"kind": kind, "name": obj.GetName(), "namespace": obj.GetNamespace()}
+	for i := 0; i+1 < len(extra); i += 2 {
+		l[extra[i]] = extra[i+1]
+	}
+	return l
+}
+
+// scrape reads the metrics exposition at url.
+func scrape(url string) (metricstest.Families, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return metricstest.Parse(resp.Body)
 }
 
 func get(t *testing.T, url string) bool {

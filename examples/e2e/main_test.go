@@ -87,6 +87,8 @@ func startGitopsd(ctx context.Context) (<-chan error, error) {
 	opts.Controller.MetricsAddr = "0"
 	opts.Controller.HealthAddr = "0"
 	opts.Controller.Concurrency = 8
+	// Objects labelled for a gitopsd child process are that process's.
+	opts.Controller.WatchLabelSelector = "!" + childLabel
 	opts.Controller.LogFormat = "text"
 	opts.Controller.LogOutput = io.Discard
 	switch p := os.Getenv("E2E_LOG"); p {
@@ -121,6 +123,10 @@ func startGitopsd(ctx context.Context) (<-chan error, error) {
 	}
 	return stopped, nil
 }
+
+// childLabel marks the objects of a test's own gitopsd child process,
+// which the shared gitopsd leaves alone (--watch-label-selector).
+const childLabel = "e2e.gitopskit.dev/child"
 
 // timeout bounds every wait of the tests.
 const timeout = 90 * time.Second

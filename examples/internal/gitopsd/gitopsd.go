@@ -11,17 +11,20 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/gitopskit/kit/artifact/fetch"
 	"github.com/gitopskit/kit/artifact/server"
 	"github.com/gitopskit/kit/artifact/storage"
 	"github.com/gitopskit/kit/runtime/acl"
+	"github.com/gitopskit/kit/runtime/metrics"
 	"github.com/gitopskit/kit/runtime/options"
 
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
@@ -245,6 +248,10 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 	if err != nil {
 		return nil, err
 	}
+	rec, err := registerMetrics(ctrlmetrics.Registry, metrics.NewRecorder(metrics.WithScheme(scheme)))
+	if err != nil {
+		return nil, err
+	}
 
 	var serving atomic.Bool
 	srv := server.New(op.storage)
@@ -277,10 +284,10 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 		name  string
 		setup func(manager.Manager) error
 	}{
-		{"gitrepository", (&source.GitRepositoryReconciler{Client: c, Storage: op.storage, Concurrency: concurrency}).SetupWithManager},
-		{"ocirepository", (&source.OCIRepositoryReconciler{Client: c, Storage: op.storage, Concurrency: concurrency}).SetupWithManager},
+		{"gitrepository", (&source.GitRepositoryReconciler{Client: c, Storage: op.storage, Concurrency: concurrency, Metrics: rec}).SetupWithManager},
+		{"ocirepository", (&source.OCIRepositoryReconciler{Client: c, Storage: op.storage, Concurrency: concurrency, Metrics: rec}).SetupWithManager},
 		{"kustomization", (&kustomize.KustomizationReconciler{
-			Client: c, Config: applyCfg, Fetcher: fetch.New(fetchOpts...), ACL: policy, Concurrency: concurrency,
+			Client: c, Config: applyCfg, Fetcher: fetch.New(fetchOpts...), ACL: policy, Concurrency: concurrency, Metrics: rec,
 		}).SetupWithManager},
 	}
 	for _, s := range setups {
@@ -295,6 +302,24 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 // straight from the API server.
 func uncached(o *manager.Options) {
 	o.Client.Cache = &client.CacheOptions{DisableFor: controller.UncachedObjects()}
+}
+
+// registerMetrics registers rec on reg and returns the Recorder the
+// reconcilers must record on: rec, or the Recorder an earlier gitopsd of
+// this process registered there (controller-runtime's registry is
+// process-wide and the same series cannot be registered twice, so gitopsds
+// sharing a process — tests, the in-process demo — share one Recorder).
+func registerMetrics(reg prometheus.Registerer, rec *metrics.Recorder) (*metrics.Recorder, error) {
+	err := rec.Register(reg)
+	if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+		if existing, ok := are.ExistingCollector.(*metrics.Recorder); ok {
+			return existing, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
+	return rec, nil
 }
 
 // advertisedAddr returns the host:port artifact URLs use: adv when set,

@@ -222,18 +222,23 @@ spec:
 	}
 }
 
-// A suspended Kustomization is left alone; resuming it applies.
+// A suspended Kustomization is left alone, and its suspension shows in the
+// metrics; resuming it applies.
 func TestSuspend(t *testing.T) {
 	f := newFixture(t)
 	art := f.artifact("app", map[string]string{"a.yaml": cm("a")})
 	f.gitRepository("app", &art)
 	ks := f.kustomization("app", "app", func(s *kustomizev1.KustomizationSpec) { s.Suspend = true })
-	time.Sleep(2 * time.Second) // give the controller a chance to act (it must not)
+	// Once the suspension shows in the metrics, the controller has seen
+	// the object; give it a moment more to act (it must not).
+	f.wantMetric("gitopskit_suspend_status", series(ks), 1)
+	time.Sleep(time.Second)
 	if f.configMap(f.ns, "a") != nil {
 		t.Fatal("a suspended Kustomization applied")
 	}
 	f.update(ks, func(k *kustomizev1.Kustomization) { k.Spec.Suspend = false })
 	f.waitReady(ks, art.Revision)
+	f.wantMetric("gitopskit_suspend_status", series(ks), 0)
 }
 
 // The reconcile-request annotation triggers a reconcile (the interval is

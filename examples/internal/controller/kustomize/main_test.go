@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,6 +26,7 @@ import (
 	"github.com/gitopskit/kit/artifact/artifacttest"
 	"github.com/gitopskit/kit/artifact/fetch"
 	"github.com/gitopskit/kit/runtime/conditions"
+	"github.com/gitopskit/kit/runtime/metrics"
 	"github.com/gitopskit/kit/runtime/testenv"
 
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
@@ -35,6 +37,8 @@ import (
 var (
 	env    *testenv.Environment
 	scheme = newScheme()
+	// metricsRegistry holds the reconciler's metrics.
+	metricsRegistry = prometheus.NewRegistry()
 )
 
 func newScheme() *runtime.Scheme {
@@ -97,11 +101,16 @@ func startManager(ctx context.Context) (<-chan struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
+	rec := metrics.NewRecorder(metrics.WithScheme(scheme))
+	if err := rec.Register(metricsRegistry); err != nil {
+		return nil, err
+	}
 	r := &KustomizationReconciler{
 		Client:      mgr.GetClient(),
 		Config:      env.Config(),
 		Fetcher:     fetch.New(fetch.WithRetries(1), fetch.WithBackoff(10*time.Millisecond, 50*time.Millisecond)),
 		Concurrency: 8,
+		Metrics:     rec,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, err

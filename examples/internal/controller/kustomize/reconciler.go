@@ -10,6 +10,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
@@ -23,6 +24,7 @@ import (
 	"github.com/gitopskit/kit/runtime/acl"
 	"github.com/gitopskit/kit/runtime/conditions"
 	"github.com/gitopskit/kit/runtime/dependency"
+	"github.com/gitopskit/kit/runtime/metrics"
 	"github.com/gitopskit/kit/runtime/patch"
 	"github.com/gitopskit/kit/runtime/reconcile"
 	"github.com/gitopskit/kit/ssa"
@@ -30,6 +32,7 @@ import (
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
 	"github.com/gitopskit/kit/examples/api/meta"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
+	controllers "github.com/gitopskit/kit/examples/internal/controller"
 )
 
 // Finalizer is the finalizer that holds a Kustomization until its applied
@@ -90,6 +93,9 @@ type KustomizationReconciler struct {
 	// Concurrency is how many Kustomizations are reconciled in parallel;
 	// 0 means 1.
 	Concurrency int
+	// Metrics records each reconcile's duration and the resulting
+	// conditions and suspension; nil records nothing.
+	Metrics *metrics.Recorder
 
 	// applier is the uncached admin client, built by SetupWithManager,
 	// used when no service account is impersonated.
@@ -99,10 +105,16 @@ type KustomizationReconciler struct {
 // Reconcile brings one Kustomization in line with its source and records
 // the outcome in its status.
 func (r *KustomizationReconciler) Reconcile(ctx context.Context, req crreconcile.Request) (res crreconcile.Result, retErr error) {
+	start := time.Now()
 	obj := &kustomizev1.Kustomization{}
 	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			controllers.DeleteMetrics(r.Metrics, &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: req.Name, Namespace: req.Namespace}})
+		}
 		return crreconcile.Result{}, client.IgnoreNotFound(err)
 	}
+	// Deferred first, so it runs last: after the status write.
+	defer controllers.RecordMetrics(r.Metrics, obj, Finalizer, start)
 	if reconcile.Skip(obj) {
 		return crreconcile.Result{}, nil
 	}
@@ -126,7 +138,6 @@ func (r *KustomizationReconciler) Reconcile(ctx context.Context, req crreconcile
 		}
 	}
 
-	start := time.Now()
 	defer func() {
 		if retErr != nil {
 			// Messages carry no secret (see reconcile.Result): they are

@@ -10,9 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,10 +26,12 @@ import (
 	"github.com/gitopskit/kit/artifact/archive"
 	"github.com/gitopskit/kit/artifact/storage"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
+	controllers "github.com/gitopskit/kit/examples/internal/controller"
 	"github.com/gitopskit/kit/git"
 	"github.com/gitopskit/kit/git/gogit"
 	"github.com/gitopskit/kit/git/verify"
 	"github.com/gitopskit/kit/runtime/conditions"
+	"github.com/gitopskit/kit/runtime/metrics"
 	"github.com/gitopskit/kit/runtime/patch"
 	"github.com/gitopskit/kit/runtime/reconcile"
 	"github.com/gitopskit/kit/runtime/secrets"
@@ -44,6 +49,9 @@ type GitRepositoryReconciler struct {
 	Storage *storage.Storage
 	// Concurrency is the number of objects reconciled in parallel; 0 means 1.
 	Concurrency int
+	// Metrics records each reconcile's duration and the resulting
+	// conditions and suspension; nil records nothing.
+	Metrics *metrics.Recorder
 
 	initOnce sync.Once
 	initErr  error
@@ -90,13 +98,19 @@ func (r *GitRepositoryReconciler) init() error {
 
 // Reconcile brings one GitRepository's artifact up to date with its remote.
 func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+	start := time.Now()
 	if err := r.init(); err != nil {
 		return ctrl.Result{}, err
 	}
 	obj := &sourcev1.GitRepository{}
 	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			controllers.DeleteMetrics(r.Metrics, &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Name: req.Name, Namespace: req.Namespace}})
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	// Deferred first, so it runs last: after the status write.
+	defer controllers.RecordMetrics(r.Metrics, obj, Finalizer, start)
 	if reconcile.Skip(obj) {
 		return ctrl.Result{}, nil
 	}

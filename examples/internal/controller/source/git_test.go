@@ -439,9 +439,11 @@ func TestGitRepositoryIgnore(t *testing.T) {
 	}
 }
 
-// A suspended object is left alone until resumed.
+// A suspended object is left alone until resumed, and its suspension shows
+// in the metrics.
 func TestGitRepositorySuspend(t *testing.T) {
 	t.Parallel()
+	const kind = sourcev1.GitRepositoryKind
 	h := newHarness(t)
 	srv := gittest.NewServer(t)
 	srv.InitRepository("app.git").Commit("main", "init", map[string]string{"f": "1"})
@@ -458,11 +460,15 @@ func TestGitRepositorySuspend(t *testing.T) {
 	if len(suspended.Finalizers) > 0 || len(suspended.Status.Conditions) > 0 || suspended.Status.Artifact != nil {
 		t.Fatalf("suspended object was reconciled: finalizers %v, %s", suspended.Finalizers, describe(suspended))
 	}
+	h.wantMetric("gitopskit_suspend_status", series(suspended, kind), 1)
 	h.update(suspended, func() { suspended.Spec.Suspend = false })
 	h.ready(suspended)
+	h.wantMetric("gitopskit_suspend_status", series(suspended, kind), 0)
+	h.wantMetric("gitopskit_reconcile_condition", series(suspended, kind, "type", "Ready", "status", "True"), 1)
 }
 
-// Deleting the object removes its artifacts from storage.
+// Deleting the object removes its artifacts from storage, and its series
+// from the metrics.
 func TestGitRepositoryDeletion(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -471,6 +477,12 @@ func TestGitRepositoryDeletion(t *testing.T) {
 	obj := gitRepository("app", srv.HTTPURL("app.git"))
 	h.create(obj)
 	h.ready(obj)
+	const kind = sourcev1.GitRepositoryKind
+	h.wantMetric("gitopskit_reconcile_condition", series(obj, kind, "type", "Ready", "status", "True"), 1)
+	h.wantMetric("gitopskit_reconcile_condition", series(obj, kind, "type", "Ready", "status", "False"), 0)
+	h.wantMetric("gitopskit_reconcile_condition", series(obj, kind, "type", meta.ArtifactInStorageCondition, "status", "True"), 1)
+	h.wantMetric("gitopskit_suspend_status", series(obj, kind), 0)
+	h.eventuallyMetric("gitopskit_reconcile_duration_seconds", series(obj, kind), func(n float64, found bool) bool { return found && n >= 1 })
 	path, err := h.artifacts.Storage().LocalPath(*obj.Status.Artifact)
 	if err != nil {
 		t.Fatal(err)
@@ -485,4 +497,5 @@ func TestGitRepositoryDeletion(t *testing.T) {
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("artifact still in storage after deletion: %v", err)
 	}
+	h.wantNoMetrics(obj, kind)
 }

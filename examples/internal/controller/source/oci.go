@@ -11,11 +11,14 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/go-logr/logr"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/sigstore/sigstore-go/pkg/root"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,8 +29,10 @@ import (
 	"github.com/gitopskit/kit/artifact/archive"
 	"github.com/gitopskit/kit/artifact/storage"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
+	controllers "github.com/gitopskit/kit/examples/internal/controller"
 	"github.com/gitopskit/kit/oci"
 	"github.com/gitopskit/kit/runtime/conditions"
+	"github.com/gitopskit/kit/runtime/metrics"
 	"github.com/gitopskit/kit/runtime/patch"
 	"github.com/gitopskit/kit/runtime/reconcile"
 	"github.com/gitopskit/kit/runtime/secrets"
@@ -48,6 +53,9 @@ type OCIRepositoryReconciler struct {
 	Storage *storage.Storage
 	// Concurrency is the number of objects reconciled in parallel; 0 means 1.
 	Concurrency int
+	// Metrics records each reconcile's duration and the resulting
+	// conditions and suspension; nil records nothing.
+	Metrics *metrics.Recorder
 }
 
 // SetupWithManager registers the reconciler as the "ocirepository"
@@ -67,10 +75,16 @@ func (r *OCIRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // Reconcile brings one OCIRepository's artifact up to date with its
 // registry.
 func (r *OCIRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+	start := time.Now()
 	obj := &sourcev1.OCIRepository{}
 	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			controllers.DeleteMetrics(r.Metrics, &sourcev1.OCIRepository{ObjectMeta: metav1.ObjectMeta{Name: req.Name, Namespace: req.Namespace}})
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	// Deferred first, so it runs last: after the status write.
+	defer controllers.RecordMetrics(r.Metrics, obj, Finalizer, start)
 	if reconcile.Skip(obj) {
 		return ctrl.Result{}, nil
 	}

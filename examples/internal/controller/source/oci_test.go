@@ -339,7 +339,8 @@ func pemCert(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
-// Deleting the object removes its artifacts from storage.
+// Deleting the object removes its artifacts from storage, and its series
+// from the metrics.
 func TestOCIRepositoryDeletion(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -348,6 +349,9 @@ func TestOCIRepositoryDeletion(t *testing.T) {
 	obj := ociRepository("app", reg, "app")
 	h.create(obj)
 	h.ready(obj)
+	const kind = sourcev1.OCIRepositoryKind
+	h.wantMetric("gitopskit_reconcile_condition", series(obj, kind, "type", "Ready", "status", "True"), 1)
+	h.eventuallyMetric("gitopskit_reconcile_duration_seconds", series(obj, kind), func(n float64, found bool) bool { return found && n >= 1 })
 	path, err := h.artifacts.Storage().LocalPath(*obj.Status.Artifact)
 	if err != nil {
 		t.Fatal(err)
@@ -359,4 +363,5 @@ func TestOCIRepositoryDeletion(t *testing.T) {
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("artifact still in storage after deletion: %v", err)
 	}
+	h.wantNoMetrics(obj, kind)
 }

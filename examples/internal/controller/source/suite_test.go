@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,7 +27,9 @@ import (
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
 	"github.com/gitopskit/kit/examples/internal/controller"
 	"github.com/gitopskit/kit/examples/internal/controller/source"
+	"github.com/gitopskit/kit/examples/internal/metricstest"
 	"github.com/gitopskit/kit/runtime/conditions"
+	"github.com/gitopskit/kit/runtime/metrics"
 	"github.com/gitopskit/kit/runtime/testenv"
 )
 
@@ -58,6 +61,7 @@ type harness struct {
 	ns        string
 	c         client.Client
 	artifacts *artifacttest.Server
+	metrics   *prometheus.Registry // the reconcilers' metrics
 }
 
 func newHarness(t *testing.T) *harness {
@@ -77,10 +81,15 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (&source.GitRepositoryReconciler{Client: mgr.GetClient(), Storage: srv.Storage()}).SetupWithManager(mgr); err != nil {
+	reg := prometheus.NewRegistry()
+	rec := metrics.NewRecorder(metrics.WithScheme(env.Scheme()))
+	if err := rec.Register(reg); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&source.OCIRepositoryReconciler{Client: mgr.GetClient(), Storage: srv.Storage()}).SetupWithManager(mgr); err != nil {
+	if err := (&source.GitRepositoryReconciler{Client: mgr.GetClient(), Storage: srv.Storage(), Metrics: rec}).SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&source.OCIRepositoryReconciler{Client: mgr.GetClient(), Storage: srv.Storage(), Metrics: rec}).SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -92,7 +101,7 @@ func newHarness(t *testing.T) *harness {
 			t.Errorf("manager: %v", err)
 		}
 	})
-	return &harness{t: t, ns: ns, c: env.Client(), artifacts: srv}
+	return &harness{t: t, ns: ns, c: env.Client(), artifacts: srv, metrics: reg}
 }
 
 func (h *harness) create(obj client.Object) {
@@ -214,4 +223,61 @@ func describe(obj conditions.Getter) string {
 
 func key(ns, name string) types.NamespacedName {
 	return types.NamespacedName{Namespace: ns, Name: name}
+}
+
+// series is the gitopskit series of obj whose labels also include extra.
+func series(obj client.Object, kind string, extra ...string) map[string]string {
+	l := map[string]string{"kind": kind, "name": obj.GetName(), "namespace": obj.GetNamespace()}
+	for i := 0; i+1 < len(extra); i += 2 {
+		l[extra[i]] = extra[i+1]
+	}
+	return l
+}
+
+// eventuallyMetric waits until the series name with labels has a value
+// (a histogram's: its sample count) for which ok holds; ok gets false for
+// a missing series.
+func (h *harness) eventuallyMetric(name string, labels map[string]string, ok func(v float64, found bool) bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		fams, err := metricstest.Gather(h.metrics)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		v, found := fams.Value(name, labels)
+		if ok(v, found) {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("metric %s%v: value %v (found %t) not as expected", name, labels, v, found)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// wantMetric waits until the series name with labels has value want.
+func (h *harness) wantMetric(name string, labels map[string]string, want float64) {
+	h.t.Helper()
+	h.eventuallyMetric(name, labels, func(v float64, found bool) bool { return found && v == want })
+}
+
+// wantNoMetrics waits until no series of obj is left.
+func (h *harness) wantNoMetrics(obj client.Object, kind string) {
+	h.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		fams, err := metricstest.Gather(h.metrics)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		n := fams.Count(series(obj, kind))
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%d series of %s %s left after its deletion", n, kind, obj.GetName())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

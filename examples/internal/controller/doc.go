@@ -6,6 +6,15 @@
 // Applying a Kustomization's objects needs whatever those objects need;
 // config/rbac binds cluster-admin for that, as Flux does, and
 // spec.serviceAccountName narrows it per Kustomization by impersonation.
+//
+// Secrets and ConfigMaps (credentials, decryption keys, postBuild
+// variables) and Namespaces (the labels a --cross-namespace-selector
+// matches) are read one at a time and never cached (UncachedObjects), so
+// gitopsd only needs get on them: no list or watch of every Secret in the
+// cluster.
+//
+// RecordMetrics and DeleteMetrics are the reconcilers' shared use of
+// runtime/metrics.
 package controller
 
 // +kubebuilder:rbac:groups=source.gitopskit.dev,resources=gitrepositories;ocirepositories,verbs=get;list;watch;update;patch
@@ -14,7 +23,7 @@ package controller
 // +kubebuilder:rbac:groups=kustomize.gitopskit.dev,resources=kustomizations,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=kustomize.gitopskit.dev,resources=kustomizations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=kustomize.gitopskit.dev,resources=kustomizations/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets;configmaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets;configmaps;namespaces,verbs=get
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=impersonate
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

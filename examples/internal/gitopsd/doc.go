@@ -5,7 +5,9 @@
 //
 // Everything comes from the toolkit's public APIs: runtime/options builds
 // the manager (leader election, metrics, health probes, logging, cache
-// restrictions), artifact/storage and artifact/server keep and serve the
+// restrictions; Secrets, ConfigMaps and Namespaces are read uncached),
+// runtime/metrics records every reconcile on the metrics endpoint,
+// artifact/storage and artifact/server keep and serve the
 // artifacts the source reconcilers produce, artifact/fetch downloads them
 // for the Kustomization reconciler, and runtime/acl decides whether a
 // Kustomization may reference another namespace.

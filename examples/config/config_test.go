@@ -5,12 +5,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -296,5 +298,79 @@ func TestSamples(t *testing.T) {
 		if err := c.Create(ctx, obj, client.DryRunAll); err != nil {
 			t.Errorf("%s: %v", file, err)
 		}
+	}
+}
+
+// TestCRDValidation checks that the API server itself rejects what the
+// controllers could not act on, naming the field, so a typo fails at
+// kubectl apply instead of in a status condition.
+func TestCRDValidation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := env.Client()
+	crds, err := config.CRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.InstallCRDs(ctx, crds...); err != nil {
+		t.Fatal(err)
+	}
+	ns := env.Namespace(t)
+	object := func(apiVersion, kind, spec string) *unstructured.Unstructured {
+		t.Helper()
+		doc := "apiVersion: " + apiVersion + "\nkind: " + kind + "\nmetadata: {name: x, namespace: " + ns + "}\nspec:\n" + spec
+		var m map[string]any
+		if err := utilyaml.Unmarshal([]byte(doc), &m); err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+		return &unstructured.Unstructured{Object: m}
+	}
+	git := func(spec string) *unstructured.Unstructured {
+		return object("source.gitopskit.dev/v1", "GitRepository", "  url: https://example.com/repo.git\n  interval: 1m\n"+spec)
+	}
+	oci := func(spec string) *unstructured.Unstructured {
+		return object("source.gitopskit.dev/v1", "OCIRepository", "  url: oci://example.com/app\n  interval: 1m\n"+spec)
+	}
+	ks := func(spec string) *unstructured.Unstructured {
+		return object("kustomize.gitopskit.dev/v1", "Kustomization",
+			"  sourceRef: {kind: GitRepository, name: app}\n  interval: 10m\n  prune: true\n"+spec)
+	}
+	for _, valid := range []*unstructured.Unstructured{
+		git("  ref: {branch: main, commit: 0123456789abcdef0123456789abcdef01234567}\n  timeout: 90s\n"),
+		oci("  ref: {digest: sha256:" + strings.Repeat("a", 64) + "}\n  layerSelector: {operation: copy}\n"),
+		ks("  deletionPolicy: Orphan\n  retryInterval: 1m30s\n  decryption: {provider: sops}\n"),
+	} {
+		if err := c.Create(ctx, valid, client.DryRunAll); err != nil {
+			t.Errorf("a valid %s was rejected: %v", valid.GetKind(), err)
+		}
+	}
+	for name, tc := range map[string]struct {
+		obj   *unstructured.Unstructured
+		field string
+	}{
+		"git url scheme":          {object("source.gitopskit.dev/v1", "GitRepository", "  url: ftp://example.com/r\n  interval: 1m\n"), "spec.url"},
+		"git interval":            {git("  timeout: 5 minutes\n"), "spec.timeout"},
+		"git short commit":        {git("  ref: {commit: abc123}\n"), "spec.ref.commit"},
+		"git ref name":            {git("  ref: {name: main}\n"), "spec.ref.name"},
+		"git verify mode":         {git("  verify: {mode: All, secretRef: {name: keys}}\n"), "spec.verify.mode"},
+		"git missing interval":    {object("source.gitopskit.dev/v1", "GitRepository", "  url: https://example.com/r\n"), "spec.interval"},
+		"oci url scheme":          {object("source.gitopskit.dev/v1", "OCIRepository", "  url: https://example.com/app\n  interval: 1m\n"), "spec.url"},
+		"oci digest":              {oci("  ref: {digest: sha256:xyz}\n"), "spec.ref.digest"},
+		"oci layer operation":     {oci("  layerSelector: {operation: move}\n"), "spec.layerSelector.operation"},
+		"oci verify provider":     {oci("  verify: {provider: notation, secretRef: {name: keys}}\n"), "spec.verify.provider"},
+		"ks source kind":          {object("kustomize.gitopskit.dev/v1", "Kustomization", "  sourceRef: {kind: Bucket, name: b}\n  interval: 1m\n  prune: true\n"), "spec.sourceRef.kind"},
+		"ks missing prune":        {object("kustomize.gitopskit.dev/v1", "Kustomization", "  sourceRef: {kind: GitRepository, name: app}\n  interval: 1m\n"), "spec.prune"},
+		"ks deletion policy":      {ks("  deletionPolicy: Keep\n"), "spec.deletionPolicy"},
+		"ks decryption provider":  {ks("  decryption: {provider: vault}\n"), "spec.decryption.provider"},
+		"ks substituteFrom kind":  {ks("  postBuild: {substituteFrom: [{kind: Pod, name: p}]}\n"), "spec.postBuild.substituteFrom[0].kind"},
+		"ks retry interval":       {ks("  retryInterval: soon\n"), "spec.retryInterval"},
+		"ks target namespace len": {ks("  targetNamespace: " + strings.Repeat("n", 64) + "\n"), "spec.targetNamespace"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := c.Create(ctx, tc.obj, client.DryRunAll)
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("error = %v, want Invalid naming %s", err, tc.field)
+			}
+		})
 	}
 }

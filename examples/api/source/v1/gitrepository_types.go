@@ -149,7 +149,7 @@ type GitRepository struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec GitRepositorySpec `json:"spec,omitempty"`
+	Spec   GitRepositorySpec   `json:"spec,omitempty"`
 	Status GitRepositoryStatus `json:"status,omitempty"`
 }
 

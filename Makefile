@@ -48,7 +48,7 @@ K8S_LDFLAGS := -s -w $(foreach p,$(VERSION_PKGS),\
 	-X $(p).gitTreeState=clean -X $(p).buildDate=1970-01-01T00:00:00Z)
 
 .PHONY: test
-test: controlplane generate-check ## vet and test every module, stopping at the first that fails
+test: controlplane generate-check fmt-check ## vet and test every module, stopping at the first that fails
 	@for m in $(MODULES); do \
 		echo "==> $$m: go vet"; \
 		( cd $$m && $(GO) vet ./... ) || { echo "FAIL: module $$m (go vet)"; exit 1; }; \
@@ -140,9 +140,12 @@ tidy-check: ## fail if go mod tidy would change a go.mod or go.sum
 	done
 	@echo "every module is tidy"
 
+.PHONY: fmt-check
+fmt-check: ## fail if a Go file is not gofmt-formatted
+	@out=$$(gofmt -l $(MODULES) tools); if [ -n "$$out" ]; then echo "FAIL: gofmt needed:"; echo "$$out"; exit 1; fi
+
 .PHONY: lint
-lint: ## gofmt and go vet
-	@out=$$(gofmt -l $(MODULES) tools); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+lint: fmt-check ## gofmt and go vet
 	@for m in $(MODULES); do ( cd $$m && $(GO) vet ./... ) || { echo "FAIL: module $$m (go vet)"; exit 1; }; done
 	@echo "lint ok"
 

@@ -10,12 +10,10 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	crreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/go-logr/logr"
@@ -25,7 +23,6 @@ import (
 	"github.com/gitopskit/kit/runtime/conditions"
 	"github.com/gitopskit/kit/runtime/dependency"
 	"github.com/gitopskit/kit/runtime/metrics"
-	"github.com/gitopskit/kit/runtime/patch"
 	"github.com/gitopskit/kit/runtime/reconcile"
 	"github.com/gitopskit/kit/ssa"
 
@@ -104,63 +101,19 @@ type KustomizationReconciler struct {
 
 // Reconcile brings one Kustomization in line with its source and records
 // the outcome in its status.
-func (r *KustomizationReconciler) Reconcile(ctx context.Context, req crreconcile.Request) (res crreconcile.Result, retErr error) {
-	start := time.Now()
-	obj := &kustomizev1.Kustomization{}
-	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			controllers.DeleteMetrics(r.Metrics, &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: req.Name, Namespace: req.Namespace}})
-		}
-		return crreconcile.Result{}, client.IgnoreNotFound(err)
-	}
-	// Deferred first, so it runs last: after the status write.
-	defer controllers.RecordMetrics(r.Metrics, obj, Finalizer, start)
-	if reconcile.Skip(obj) {
-		return crreconcile.Result{}, nil
-	}
-	log := logr.FromContextOrDiscard(ctx)
-
-	helper, err := patch.NewHelper(obj, r.Client)
-	if err != nil {
-		return crreconcile.Result{}, err
-	}
-
-	// Persist the finalizer before anything is applied, so no object can
-	// be put on the cluster by a Kustomization that could vanish without
-	// cleaning up.
-	if obj.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(obj, Finalizer) {
-		controllerutil.AddFinalizer(obj, Finalizer)
-		if err := helper.Patch(ctx, obj, patch.Options{}); err != nil {
-			return crreconcile.Result{}, fmt.Errorf("adding finalizer: %w", err)
-		}
-		if helper, err = patch.NewHelper(obj, r.Client); err != nil {
-			return crreconcile.Result{}, err
-		}
-	}
-
-	defer func() {
-		if retErr != nil {
-			// Messages carry no secret (see reconcile.Result): they are
-			// the conditions' too.
-			log.Info("reconcile failed", "error", retErr.Error())
-		}
-		res, retErr = reconcile.Result(obj, retErr, reconcile.ResultOptions{
-			Interval:      obj.GetInterval(),
-			RetryInterval: obj.GetRetryInterval(),
-			Summary: conditions.Summary{
-				SuccessMessage: "Applied revision: " + obj.Status.LastAppliedRevision,
-			},
-		})
-		if perr := helper.Patch(ctx, obj, patch.Options{ObservedGeneration: true, OwnedConditions: ownedConditions}); perr != nil {
-			retErr = errors.Join(retErr, perr)
-		}
-		log.V(1).Info("reconciled", "duration", time.Since(start).String(), "ready", conditions.IsReady(obj))
-	}()
-
-	if !obj.DeletionTimestamp.IsZero() {
-		return crreconcile.Result{}, r.finalize(ctx, obj)
-	}
-	return crreconcile.Result{}, r.reconcile(ctx, obj)
+func (r *KustomizationReconciler) Reconcile(ctx context.Context, req crreconcile.Request) (crreconcile.Result, error) {
+	return controllers.Lifecycle[*kustomizev1.Kustomization]{
+		Client:          r.Client,
+		Metrics:         r.Metrics,
+		Finalizer:       Finalizer,
+		OwnedConditions: ownedConditions,
+		RetryInterval:   (*kustomizev1.Kustomization).GetRetryInterval,
+		Finalize:        r.finalize,
+		Reconcile: func(ctx context.Context, obj *kustomizev1.Kustomization) (conditions.Summary, error) {
+			err := r.reconcile(ctx, obj)
+			return conditions.Summary{SuccessMessage: "Applied revision: " + obj.Status.LastAppliedRevision}, err
+		},
+	}.Run(ctx, req, &kustomizev1.Kustomization{})
 }
 
 // reconcile does the work of one reconcile of a live Kustomization; its
@@ -453,11 +406,8 @@ func (r *KustomizationReconciler) checkHealth(ctx context.Context, obj *kustomiz
 }
 
 // finalize deletes or orphans the inventory as spec.deletionPolicy says,
-// then drops the finalizer.
+// and the Lifecycle then drops the finalizer.
 func (r *KustomizationReconciler) finalize(ctx context.Context, obj *kustomizev1.Kustomization) error {
-	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
-		return nil
-	}
 	del := false
 	switch obj.GetDeletionPolicy() {
 	case kustomizev1.DeletionPolicyDelete:
@@ -483,7 +433,6 @@ func (r *KustomizationReconciler) finalize(ctx context.Context, obj *kustomizev1
 		}
 		obj.Status.Inventory = nil
 	}
-	controllerutil.RemoveFinalizer(obj, Finalizer)
 	return nil
 }
 

@@ -10,17 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/go-logr/logr"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/gitopskit/kit/artifact/archive"
@@ -32,7 +28,6 @@ import (
 	"github.com/gitopskit/kit/git/verify"
 	"github.com/gitopskit/kit/runtime/conditions"
 	"github.com/gitopskit/kit/runtime/metrics"
-	"github.com/gitopskit/kit/runtime/patch"
 	"github.com/gitopskit/kit/runtime/reconcile"
 	"github.com/gitopskit/kit/runtime/secrets"
 )
@@ -97,55 +92,21 @@ func (r *GitRepositoryReconciler) init() error {
 }
 
 // Reconcile brings one GitRepository's artifact up to date with its remote.
-func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
-	start := time.Now()
+func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	if err := r.init(); err != nil {
 		return ctrl.Result{}, err
 	}
-	obj := &sourcev1.GitRepository{}
-	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			controllers.DeleteMetrics(r.Metrics, &sourcev1.GitRepository{ObjectMeta: metav1.ObjectMeta{Name: req.Name, Namespace: req.Namespace}})
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	// Deferred first, so it runs last: after the status write.
-	defer controllers.RecordMetrics(r.Metrics, obj, Finalizer, start)
-	if reconcile.Skip(obj) {
-		return ctrl.Result{}, nil
-	}
-	helper, err := patch.NewHelper(obj, r.Client)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	if !obj.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, helper, obj)
-	}
-	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
-		// Persist the finalizer before anything is stored, so no artifact
-		// can outlive its object.
-		controllerutil.AddFinalizer(obj, Finalizer)
-		if err := helper.Patch(ctx, obj, patch.Options{}); err != nil {
-			return ctrl.Result{}, err
-		}
-		if helper, err = patch.NewHelper(obj, r.Client); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-
-	var summary conditions.Summary
-	defer func() {
-		summary.Owned = summaryOwned
-		res, retErr = reconcile.Result(obj, retErr, reconcile.ResultOptions{
-			Interval: obj.GetInterval(),
-			Summary:  summary,
-		})
-		retErr = errors.Join(retErr, helper.Patch(ctx, obj, patch.Options{
-			ObservedGeneration: true,
-			OwnedConditions:    ownedConditions,
-		}))
-	}()
-	return ctrl.Result{}, r.reconcile(ctx, obj, &summary)
+	return controllers.Lifecycle[*sourcev1.GitRepository]{
+		Client:          r.Client,
+		Metrics:         r.Metrics,
+		Finalizer:       Finalizer,
+		OwnedConditions: ownedConditions,
+		SummaryOwned:    summaryOwned,
+		Finalize:        r.finalize,
+		Reconcile: func(ctx context.Context, obj *sourcev1.GitRepository) (s conditions.Summary, err error) {
+			return s, r.reconcile(ctx, obj, &s)
+		},
+	}.Run(ctx, req, &sourcev1.GitRepository{})
 }
 
 func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository, summary *conditions.Summary) error {
@@ -268,21 +229,14 @@ func (r *GitRepositoryReconciler) upToDate(ctx context.Context, obj *sourcev1.Gi
 	return true
 }
 
-// finalize removes the object's artifacts and working copy, then its
-// finalizer.
-func (r *GitRepositoryReconciler) finalize(ctx context.Context, helper *patch.Helper, obj *sourcev1.GitRepository) error {
-	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
-		return nil
-	}
+// finalize removes the object's artifacts and working copy; the
+// Lifecycle then removes the finalizer.
+func (r *GitRepositoryReconciler) finalize(ctx context.Context, obj *sourcev1.GitRepository) error {
 	key := storage.Key{Kind: gitStorageKind, Namespace: obj.Namespace, Name: obj.Name}
 	if err := r.Storage.Remove(ctx, key); err != nil {
 		return fmt.Errorf("removing artifacts of %s: %w", key, err)
 	}
-	if err := os.RemoveAll(filepath.Join(r.tmpRoot, "work", string(obj.UID))); err != nil {
-		return err
-	}
-	controllerutil.RemoveFinalizer(obj, Finalizer)
-	return helper.Patch(ctx, obj, patch.Options{})
+	return os.RemoveAll(filepath.Join(r.tmpRoot, "work", string(obj.UID)))
 }
 
 // workDir returns the folder the object's files are exported into: one per

@@ -11,19 +11,15 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/go-logr/logr"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/sigstore/sigstore-go/pkg/root"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/gitopskit/kit/artifact"
 	"github.com/gitopskit/kit/artifact/archive"
@@ -33,7 +29,6 @@ import (
 	"github.com/gitopskit/kit/oci"
 	"github.com/gitopskit/kit/runtime/conditions"
 	"github.com/gitopskit/kit/runtime/metrics"
-	"github.com/gitopskit/kit/runtime/patch"
 	"github.com/gitopskit/kit/runtime/reconcile"
 	"github.com/gitopskit/kit/runtime/secrets"
 )
@@ -74,50 +69,18 @@ func (r *OCIRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 // Reconcile brings one OCIRepository's artifact up to date with its
 // registry.
-func (r *OCIRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
-	start := time.Now()
-	obj := &sourcev1.OCIRepository{}
-	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			controllers.DeleteMetrics(r.Metrics, &sourcev1.OCIRepository{ObjectMeta: metav1.ObjectMeta{Name: req.Name, Namespace: req.Namespace}})
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	// Deferred first, so it runs last: after the status write.
-	defer controllers.RecordMetrics(r.Metrics, obj, Finalizer, start)
-	if reconcile.Skip(obj) {
-		return ctrl.Result{}, nil
-	}
-	helper, err := patch.NewHelper(obj, r.Client)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	if !obj.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, helper, obj)
-	}
-	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
-		controllerutil.AddFinalizer(obj, Finalizer)
-		if err := helper.Patch(ctx, obj, patch.Options{}); err != nil {
-			return ctrl.Result{}, err
-		}
-		if helper, err = patch.NewHelper(obj, r.Client); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-
-	var summary conditions.Summary
-	defer func() {
-		summary.Owned = summaryOwned
-		res, retErr = reconcile.Result(obj, retErr, reconcile.ResultOptions{
-			Interval: obj.GetInterval(),
-			Summary:  summary,
-		})
-		retErr = errors.Join(retErr, helper.Patch(ctx, obj, patch.Options{
-			ObservedGeneration: true,
-			OwnedConditions:    ownedConditions,
-		}))
-	}()
-	return ctrl.Result{}, r.reconcile(ctx, obj, &summary)
+func (r *OCIRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return controllers.Lifecycle[*sourcev1.OCIRepository]{
+		Client:          r.Client,
+		Metrics:         r.Metrics,
+		Finalizer:       Finalizer,
+		OwnedConditions: ownedConditions,
+		SummaryOwned:    summaryOwned,
+		Finalize:        r.finalize,
+		Reconcile: func(ctx context.Context, obj *sourcev1.OCIRepository) (s conditions.Summary, err error) {
+			return s, r.reconcile(ctx, obj, &s)
+		},
+	}.Run(ctx, req, &sourcev1.OCIRepository{})
 }
 
 func (r *OCIRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.OCIRepository, summary *conditions.Summary) error {
@@ -282,17 +245,14 @@ func (r *OCIRepositoryReconciler) upToDate(ctx context.Context, obj *sourcev1.OC
 	return true
 }
 
-// finalize removes the object's artifacts, then its finalizer.
-func (r *OCIRepositoryReconciler) finalize(ctx context.Context, helper *patch.Helper, obj *sourcev1.OCIRepository) error {
-	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
-		return nil
-	}
+// finalize removes the object's artifacts; the Lifecycle then removes
+// the finalizer.
+func (r *OCIRepositoryReconciler) finalize(ctx context.Context, obj *sourcev1.OCIRepository) error {
 	key := storage.Key{Kind: ociStorageKind, Namespace: obj.Namespace, Name: obj.Name}
 	if err := r.Storage.Remove(ctx, key); err != nil {
 		return fmt.Errorf("removing artifacts of %s: %w", key, err)
 	}
-	controllerutil.RemoveFinalizer(obj, Finalizer)
-	return helper.Patch(ctx, obj, patch.Options{})
+	return nil
 }
 
 // clientOptions builds the registry client's options from the spec and its

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -116,4 +117,12 @@ func collectGarbage(ctx context.Context, st *storage.Storage, a artifact.Artifac
 		return err
 	}
 	return nil
+}
+
+// verifiedAtGeneration reports whether SourceVerified is True for the
+// object's current generation, so a changed verification spec is checked
+// again even when the revision did not move.
+func verifiedAtGeneration(obj conditions.Getter) bool {
+	c := conditions.Get(obj, sourceVerified)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == obj.GetGeneration()
 }

@@ -220,13 +220,7 @@ func (r *GitRepositoryReconciler) upToDate(ctx context.Context, obj *sourcev1.Gi
 	if a == nil || !sameIgnore(obj.Spec.Ignore, obj.Status.ObservedIgnore) || !reusable(ctx, r.Storage, a, a.Revision) {
 		return false
 	}
-	if obj.Spec.Verification != nil {
-		c := conditions.Get(obj, sourceVerified)
-		if c == nil || c.Status != "True" || c.ObservedGeneration != obj.Generation {
-			return false
-		}
-	}
-	return true
+	return obj.Spec.Verification == nil || verifiedAtGeneration(obj)
 }
 
 // finalize removes the object's artifacts and working copy; the

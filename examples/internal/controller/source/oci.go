@@ -236,13 +236,7 @@ func (r *OCIRepositoryReconciler) upToDate(ctx context.Context, obj *sourcev1.OC
 		!reusable(ctx, r.Storage, obj.Status.Artifact, revision) {
 		return false
 	}
-	if obj.Spec.Verify != nil {
-		c := conditions.Get(obj, sourceVerified)
-		if c == nil || c.Status != "True" || c.ObservedGeneration != obj.Generation {
-			return false
-		}
-	}
-	return true
+	return obj.Spec.Verify == nil || verifiedAtGeneration(obj)
 }
 
 // finalize removes the object's artifacts; the Lifecycle then removes

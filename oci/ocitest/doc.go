@@ -3,7 +3,9 @@
 // httptest server on loopback, over HTTP or HTTPS (with a generated CA the
 // test trusts), with optional basic or token authentication, a flaky mode
 // that fails every other request with 503, and helpers that sign pushed
-// artifacts the way cosign does.
+// artifacts the way cosign does: with a key (Signer, Registry.Sign), or
+// keyless (KeylessSigner, Registry.SignKeyless) through a private Sigstore
+// instance whose trusted_root.json the test hands to the verifier.
 //
 //	reg := ocitest.New(t, ocitest.WithTLS(), ocitest.WithBasicAuth("user", "pass"))
 //	c, _ := oci.NewClient(reg.ClientOptions()...)
@@ -11,4 +13,13 @@
 //	signer := ocitest.NewSigner(t)
 //	reg.Sign(t, signer, digestRef)
 //	_, err := c.Verify(ctx, digestRef, oci.VerifyOptions{PublicKeys: []crypto.PublicKey{signer.PublicKey()}})
+//
+//	keyless := ocitest.NewKeylessSigner(t, "https://github.com/org/app/.github/workflows/release.yaml@refs/heads/main",
+//		"https://token.actions.githubusercontent.com")
+//	reg.SignKeyless(t, keyless, digestRef)
+//	tr, _ := root.NewTrustedRootFromJSON(keyless.TrustedRootJSON()) // what a trusted_root.json Secret would hold
+//	_, err = c.Verify(ctx, digestRef, oci.VerifyOptions{Keyless: &oci.KeylessOptions{
+//		TrustedMaterial: tr,
+//		Identities:      []oci.Identity{{Issuer: keyless.Issuer(), Subject: keyless.Identity()}},
+//	}})
 package ocitest

@@ -365,3 +365,78 @@ func TestOCIRepositoryDeletion(t *testing.T) {
 	}
 	h.wantNoMetrics(obj, kind)
 }
+
+// Keyless signatures verify against the trusted_root.json of the Secret
+// for a matching identity; a signer outside matchOIDCIdentity is refused,
+// saying why, and nothing is stored.
+func TestOCIRepositoryKeylessVerification(t *testing.T) {
+	t.Parallel()
+	const (
+		workflow = "https://github.com/org/app/.github/workflows/release.yaml@refs/heads/main"
+		actions  = "https://token.actions.githubusercontent.com"
+	)
+	h := newHarness(t)
+	reg := ocitest.New(t, ocitest.WithReferrersAPI())
+	signer := ocitest.NewKeylessSigner(t, workflow, actions)
+	d := push(t, reg, reg.Repo("app")+":v1", "keyless\n")
+	reg.SignKeyless(t, signer, reg.Repo("app")+"@"+d)
+	h.create(&corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "sigstore"},
+		Data:       map[string][]byte{"trusted_root.json": signer.TrustedRootJSON()},
+	})
+	keyless := func(subject string) func(s *sourcev1.OCIRepositorySpec) {
+		return func(s *sourcev1.OCIRepositorySpec) {
+			s.Reference = &sourcev1.OCIRepositoryRef{Tag: "v1"}
+			s.Verify = &sourcev1.OCIRepositoryVerification{
+				Provider:  "cosign",
+				SecretRef: meta.LocalObjectReference{Name: "sigstore"},
+				MatchOIDCIdentity: []sourcev1.OIDCIdentityMatch{{
+					Issuer:  `^https://token\.actions\.githubusercontent\.com$`,
+					Subject: subject,
+				}},
+			}
+		}
+	}
+	t.Run("matching identity", func(t *testing.T) {
+		h := *h
+		h.t = t
+		obj := ociRepository("trusted", reg, "app", keyless(`^https://github\.com/org/app/\.github/workflows/release\.yaml@refs/heads/main$`))
+		h.create(obj)
+		h.ready(obj)
+		c := conditions.Get(obj, meta.SourceVerifiedCondition)
+		if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != obj.Generation {
+			t.Fatalf("SourceVerified not True for this generation: %s", describe(obj))
+		}
+		if !strings.Contains(c.Message, "v1@"+d) {
+			t.Errorf("SourceVerified message does not name the revision: %q", c.Message)
+		}
+		if got := readFile(t, fetchArtifact(t, obj.Status.Artifact), "app.yaml"); got != "keyless\n" {
+			t.Errorf("content = %q", got)
+		}
+	})
+	t.Run("other identity", func(t *testing.T) {
+		h := *h
+		h.t = t
+		obj := ociRepository("untrusted", reg, "app", keyless(`^https://github\.com/evil/`))
+		h.create(obj)
+		msg := h.notReady(obj, "signature verification of revision 'v1@"+d+"' failed", "github\\.com/evil/")
+		t.Logf("message: %s", msg)
+		c := conditions.Get(obj, meta.SourceVerifiedCondition)
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != "VerificationFailed" {
+			t.Errorf("SourceVerified not False/VerificationFailed: %s", describe(obj))
+		}
+		if obj.Status.Artifact != nil {
+			t.Errorf("unverified artifact stored: %+v", obj.Status.Artifact)
+		}
+		// Nothing under the object's key anywhere in storage.
+		err := filepath.WalkDir(h.artifacts.Storage().Root(), func(path string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.Contains(filepath.ToSlash(path), "/"+h.ns+"/untrusted/") {
+				t.Errorf("stored for an unverified revision: %s", path)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}

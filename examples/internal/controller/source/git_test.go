@@ -334,6 +334,72 @@ func TestGitRepositoryBasicAuth(t *testing.T) {
 	}
 }
 
+// A bearer token, and a TLS client certificate, from the Secret open a
+// private repository over HTTPS with the server's CA; a wrong token and a
+// missing client certificate are refused without leaking the secret.
+func TestGitRepositoryBearerTokenAndClientCertificates(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	const token = "tok-3f9a8c1e"
+	bearer := gittest.NewServer(t, gittest.WithTLS(), gittest.WithBearerToken(token))
+	cb := bearer.InitRepository("app.git").Commit("main", "init", map[string]string{"f": "bearer"})
+	mtls := gittest.NewServer(t, gittest.WithClientCertificates())
+	cm := mtls.InitRepository("app.git").Commit("main", "init", map[string]string{"f": "mtls"})
+	clientCert, clientKey := mtls.ClientCertificate()
+
+	tests := []struct {
+		name    string
+		srv     *gittest.Server
+		secret  map[string]string
+		commit  string // "" when the fetch must fail
+		content string
+		want    []string // parts of the failure message
+		reason  string
+	}{
+		{name: "bearer token", srv: bearer, commit: cb, content: "bearer",
+			secret: map[string]string{"bearerToken": token, "ca.crt": string(bearer.CA())}},
+		{name: "wrong bearer token", srv: bearer, reason: "AuthenticationFailed", want: []string{"authentication"},
+			secret: map[string]string{"bearerToken": "tok-wrong-77e1", "ca.crt": string(bearer.CA())}},
+		{name: "client certificate", srv: mtls, commit: cm, content: "mtls",
+			secret: map[string]string{"ca.crt": string(mtls.CA()), "tls.crt": string(clientCert), "tls.key": string(clientKey)}},
+		{name: "no client certificate", srv: mtls, want: []string{"tls: certificate required"},
+			secret: map[string]string{"ca.crt": string(mtls.CA())}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := *h
+			h.t = t
+			name := "auth-" + string(rune('a'+i))
+			h.secret(name, tc.secret)
+			obj := gitRepository(name, tc.srv.HTTPURL("app.git"), func(s *sourcev1.GitRepositorySpec) {
+				s.SecretRef = &meta.LocalObjectReference{Name: name}
+			})
+			h.create(obj)
+			if tc.commit == "" {
+				msg := h.notReady(obj, tc.want...)
+				t.Logf("message: %s", msg)
+				if r := conditions.Get(obj, conditions.Ready).Reason; tc.reason != "" && r != tc.reason {
+					t.Errorf("reason = %q, want %q", r, tc.reason)
+				}
+				if strings.Contains(msg, "tok-") || strings.Contains(msg, "PRIVATE KEY") {
+					t.Errorf("message leaks a secret: %q", msg)
+				}
+				if obj.Status.Artifact != nil {
+					t.Errorf("artifact stored: %+v", obj.Status.Artifact)
+				}
+				return
+			}
+			h.ready(obj)
+			if got, want := obj.Status.Artifact.Revision, "main@sha1:"+tc.commit; got != want {
+				t.Errorf("revision = %q, want %q", got, want)
+			}
+			if got := readFile(t, fetchArtifact(t, obj.Status.Artifact), "f"); got != tc.content {
+				t.Errorf("content = %q", got)
+			}
+		})
+	}
+}
+
 func sshKey(t *testing.T) (ssh.Signer, string) {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)

@@ -5,14 +5,17 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/kit/examples/api/meta"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
@@ -439,4 +442,88 @@ func TestOCIRepositoryKeylessVerification(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// A suspended object is not fetched (its registry sees no request) until
+// resumed, and its suspension shows in the metrics.
+func TestOCIRepositorySuspend(t *testing.T) {
+	t.Parallel()
+	const kind = sourcev1.OCIRepositoryKind
+	h := newHarness(t)
+	reg, other := ocitest.New(t), ocitest.New(t)
+	d := push(t, reg, reg.Repo("app")+":latest", "v: 1\n")
+	push(t, other, other.Repo("app")+":latest", "v: other\n")
+	before := reg.Requests()
+	suspended := ociRepository("suspended", reg, "app", func(s *sourcev1.OCIRepositorySpec) { s.Suspend = true })
+	h.create(suspended)
+	// One worker takes objects in order: once the later object is Ready,
+	// the suspended one has been seen and skipped.
+	later := ociRepository("later", other, "app")
+	h.create(later)
+	h.ready(later)
+	if err := h.c.Get(context.Background(), client.ObjectKeyFromObject(suspended), suspended); err != nil {
+		t.Fatal(err)
+	}
+	if len(suspended.Finalizers) > 0 || len(suspended.Status.Conditions) > 0 || suspended.Status.Artifact != nil {
+		t.Fatalf("suspended object was reconciled: finalizers %v, %s", suspended.Finalizers, describe(suspended))
+	}
+	if n := reg.Requests() - before; n != 0 {
+		t.Fatalf("the registry of the suspended object served %d requests", n)
+	}
+	h.wantMetric("gitopskit_suspend_status", series(suspended, kind), 1)
+
+	h.update(suspended, func() { suspended.Spec.Suspend = false })
+	h.ready(suspended)
+	if got, want := suspended.Status.Artifact.Revision, "latest@"+d; got != want {
+		t.Errorf("revision = %q, want %q", got, want)
+	}
+	if reg.Requests() == before {
+		t.Error("resumed object fetched nothing")
+	}
+	h.wantMetric("gitopskit_suspend_status", series(suspended, kind), 0)
+}
+
+// spec.timeout bounds a pull: a registry that stops answering makes the
+// reconcile give up with Ready=False saying the deadline passed (it does
+// not hang), and the object recovers once the registry answers again.
+func TestOCIRepositoryTimeout(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	var stall atomic.Bool
+	release := make(chan struct{})
+	reg := ocitest.New(t, ocitest.WithMiddleware(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if stall.Load() && strings.Contains(req.URL.Path, "/manifests/") {
+				select {
+				case <-req.Context().Done(): // the client gave up
+				case <-release: // the test is over
+				}
+				return
+			}
+			next.ServeHTTP(w, req)
+		})
+	}))
+	t.Cleanup(func() { close(release) }) // runs before the registry closes
+	d := push(t, reg, reg.Repo("app")+":v1", "v: 1\n")
+	stall.Store(true)
+
+	obj := ociRepository("slow", reg, "app", func(s *sourcev1.OCIRepositorySpec) {
+		s.Reference = &sourcev1.OCIRepositoryRef{Tag: "v1"}
+		s.Timeout = &metav1.Duration{Duration: time.Second}
+	})
+	h.create(obj)
+	msg := h.notReady(obj, "resolving '"+reg.Repo("app")+":v1'", "deadline exceeded")
+	t.Logf("message: %s", msg)
+	if conditions.IsTrue(obj, conditions.Stalled) {
+		t.Errorf("a timeout should be retried, not stalled: %s", describe(obj))
+	}
+	if obj.Status.Artifact != nil {
+		t.Errorf("artifact stored: %+v", obj.Status.Artifact)
+	}
+
+	stall.Store(false)
+	h.ready(obj) // the retry after the failure
+	if got, want := obj.Status.Artifact.Revision, "v1@"+d; got != want {
+		t.Errorf("revision = %q, want %q", got, want)
+	}
 }

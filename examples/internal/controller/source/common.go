@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -125,4 +126,15 @@ func collectGarbage(ctx context.Context, st *storage.Storage, a artifact.Artifac
 func verifiedAtGeneration(obj conditions.Getter) bool {
 	c := conditions.Get(obj, sourceVerified)
 	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == obj.GetGeneration()
+}
+
+// explainTimeout says which setting ended a fetch that ran out of time:
+// Go's "context deadline exceeded" alone does not tell the user that
+// spec.timeout is what to raise. ctx is the reconcile's own context, whose
+// end (a shutdown) is not a timeout.
+func explainTimeout(ctx context.Context, timeout time.Duration, err error) error {
+	if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("timed out after %s (spec.timeout): %w", timeout, err)
 }

@@ -104,7 +104,7 @@ func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		SummaryOwned:    summaryOwned,
 		Finalize:        r.finalize,
 		Reconcile: func(ctx context.Context, obj *sourcev1.GitRepository) (s conditions.Summary, err error) {
-			return s, r.reconcile(ctx, obj, &s)
+			return s, explainTimeout(ctx, obj.GetTimeout(), r.reconcile(ctx, obj, &s))
 		},
 	}.Run(ctx, req, &sourcev1.GitRepository{})
 }

@@ -78,7 +78,7 @@ func (r *OCIRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		SummaryOwned:    summaryOwned,
 		Finalize:        r.finalize,
 		Reconcile: func(ctx context.Context, obj *sourcev1.OCIRepository) (s conditions.Summary, err error) {
-			return s, r.reconcile(ctx, obj, &s)
+			return s, explainTimeout(ctx, obj.GetTimeout(), r.reconcile(ctx, obj, &s))
 		},
 	}.Run(ctx, req, &sourcev1.OCIRepository{})
 }

@@ -512,7 +512,7 @@ func TestOCIRepositoryTimeout(t *testing.T) {
 		s.Timeout = &metav1.Duration{Duration: time.Second}
 	})
 	h.create(obj)
-	msg := h.notReady(obj, "resolving '"+reg.Repo("app")+":v1'", "deadline exceeded")
+	msg := h.notReady(obj, "resolving '"+reg.Repo("app")+":v1'", "timed out after 1s (spec.timeout)", "deadline exceeded")
 	t.Logf("message: %s", msg)
 	if conditions.IsTrue(obj, conditions.Stalled) {
 		t.Errorf("a timeout should be retried, not stalled: %s", describe(obj))

@@ -53,10 +53,27 @@ func (o ApplyOptions) timeout() time.Duration {
 //
 // A set that fails validation (a malformed object, an unknown kind, a
 // namespace on a cluster-scoped object, a bad depends-on, a cycle) is
-// rejected before any request that writes, with a nil ChangeSet. Otherwise
-// Apply returns the ChangeSet of every object that succeeded and, when some
-// failed, a *SetError naming each failed object and why; objects that
-// depend on a failed one are not applied and fail with a *DependencyError.
+// rejected before any request that writes, with a nil ChangeSet.
+//
+// Apply then has the API server validate the whole set before it writes
+// anything: every object is read and dry-run (at most WithConcurrency at a
+// time, without waiting for dependencies), so schemas, CEL rules, admission
+// webhooks, a missing namespace or missing permissions are checked for all
+// objects first. When the server rejects any object, nothing is written:
+// Apply returns an empty ChangeSet and a *SetError naming every rejected
+// object and why. An immutable-field change is not a rejection when the
+// object may be recreated. Objects the server can only validate once the
+// set's own writes are done — those in a Namespace the set creates, and
+// custom resources whose CustomResourceDefinition the set creates or
+// changes — are validated as they are applied instead, so a set the API
+// server rejects is not half-applied except for those objects. The write
+// phase reuses what the pre-flight read: an unchanged object costs a GET
+// and a dry-run, as before, and a new one an extra dry-run.
+//
+// Otherwise Apply returns the ChangeSet of every object that succeeded and,
+// when some failed while being applied, a *SetError naming each failed
+// object and why; objects that depend on a failed one are not applied and
+// fail with a *DependencyError.
 func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
 	items, err := m.prepare(ctx, objs, opts.DefaultNamespace)
 	if err != nil {
@@ -65,6 +82,10 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	m.stampOwner(items)
 	if err := link(items); err != nil {
 		return nil, err
+	}
+	pre, rejected := m.preflight(ctx, items, opts)
+	if len(rejected) > 0 {
+		return &ChangeSet{Changes: []Change{}}, &SetError{Op: "apply", Objects: rejected}
 	}
 	changes := make([]Change, len(items))
 	deps := make([][]int, len(items))
@@ -80,7 +101,7 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 				}
 			}
 		}
-		c, err := m.applyOne(ctx, it, opts)
+		c, err := m.write(ctx, it, pre[i], opts)
 		changes[i] = c
 		return err
 	})
@@ -121,6 +142,36 @@ func (m *Manager) stampOwner(items []*item) {
 	}
 }
 
+// write applies one object as its pre-flight decided, without reading or
+// dry-running it again; an object the pre-flight left alone goes through
+// applyOne.
+func (m *Manager) write(ctx context.Context, it *item, c checked, opts ApplyOptions) (Change, error) {
+	if !c.done || c.action == "" {
+		return m.applyOne(ctx, it, opts)
+	}
+	log := logr.FromContextOrDiscard(ctx).WithValues("object", it.id.String())
+	change := Change{ID: it.id, Version: it.obj.GroupVersionKind().Version, Action: c.action, Reason: c.reason}
+	force := it.policy != PolicyMerge
+	switch c.action {
+	case ActionSkipped:
+		return change, nil
+	case ActionUnchanged:
+	case ActionCreated, ActionConfigured:
+		if _, err := m.apply(ctx, c.desired, force, false); err != nil {
+			return Change{ID: it.id, Version: change.Version}, err
+		}
+		log.V(1).Info(string(c.action))
+	case ActionRecreated:
+		if err := m.recreate(ctx, it, c.live, opts); err != nil {
+			return Change{ID: it.id, Version: change.Version}, err
+		}
+		log.V(1).Info("recreated")
+	}
+	return change, m.afterApply(ctx, it, opts)
+}
+
+// applyOne reads, dry-runs and applies one object: the whole decision for
+// an object the pre-flight could not validate, made as it is applied.
 func (m *Manager) applyOne(ctx context.Context, it *item, opts ApplyOptions) (Change, error) {
 	log := logr.FromContextOrDiscard(ctx).WithValues("object", it.id.String())
 	gvk := it.obj.GroupVersionKind()
@@ -311,6 +362,17 @@ func (m *Manager) recreate(ctx context.Context, it *item, live *unstructured.Uns
 		return fmt.Errorf("creating after delete: %w", err)
 	}
 	return nil
+}
+
+// needsTakeover reports whether takeOver would patch live, without a
+// request.
+func (m *Manager) needsTakeover(it *item, live *unstructured.Unstructured) (bool, error) {
+	_, ok, err := takeoverManagedFields(live.GetManagedFields(), m.takeover, m.owner.Field, it.obj.GetAPIVersion())
+	if err != nil {
+		return false, err
+	}
+	_, hasLast := live.GetAnnotations()[LastAppliedAnnotation]
+	return ok || (hasLast && len(m.takeover) > 0), nil
 }
 
 // takeOver moves the fields held by the takeover managers to the owner and

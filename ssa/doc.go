@@ -24,15 +24,35 @@
 //     A reference to an object outside the set is an error, as is a cycle;
 //     both name the objects involved.
 //
-// Each object starts as soon as the objects it depends on are done, with at
-// most WithConcurrency objects in flight. Per object, the Manager reads the
-// live object and, when it exists, sends a server-side dry-run apply and
-// compares the result with the live object (ignoring resourceVersion,
-// generation and managedFields timestamps): an unchanged object gets no
-// write and keeps its resourceVersion; a changed one is applied with the
-// owner's field manager and forced ownership; a new one is applied
-// directly. Re-applying an unchanged set costs two reads-only requests per
-// object (a GET and a dry-run) and writes nothing.
+// Before any write, the API server validates the whole set: every object
+// is read and sent as a server-side dry-run apply, concurrently (at most
+// WithConcurrency at a time) and without waiting for dependencies. When
+// the server rejects any object — its OpenAPI schema or a CRD's, a CEL
+// validation rule, an admission webhook, a namespace that does not exist,
+// missing permissions — nothing is written and Apply returns a *SetError
+// naming every rejected object, so a bad commit does not leave the cluster
+// half on the new revision. Two kinds of objects cannot be validated before
+// the set's own writes and are validated as they are applied instead: the
+// objects in a Namespace the set creates, and the custom resources of a
+// CustomResourceDefinition the set creates or changes (decided from the
+// set, the pre-flight's reads and the RESTMapper, without waiting). A set
+// the API server rejects is not half-applied, except for those objects.
+// An immutable-field change is not a rejection for an object that may be
+// recreated.
+//
+// The writes then run in dependency order: each object starts as soon as
+// the objects it depends on are done, with at most WithConcurrency objects
+// in flight. The write phase reuses the pre-flight's GET and dry-run: the
+// dry-run result is compared with the live object (ignoring
+// resourceVersion, generation and managedFields timestamps): an unchanged
+// object gets no write and keeps its resourceVersion; a changed one is
+// applied with the owner's field manager and forced ownership; a new one
+// is applied after its dry-run. Re-applying an unchanged set costs two
+// read-only requests per object (a GET and a dry-run) and writes nothing;
+// creating an object costs three (GET, dry-run, apply), two when it is
+// validated as applied. An object that changes on the cluster between its
+// pre-flight and its write is written as the pre-flight decided; the next
+// Apply sees the change.
 //
 // # Policies
 //
@@ -49,7 +69,7 @@
 //     allows this for every object;
 //   - ssa.gitopskit.dev/prune: disabled — Prune leaves the object alone.
 //
-// Before the dry-run, fields held by kubectl's client-side managers
+// Before the write, fields held by kubectl's client-side managers
 // (DefaultTakeoverManagers, configurable with WithTakeoverManagers) are
 // moved to the owner's Apply entry with one JSON patch of managedFields
 // (guarded by the resourceVersion), and kubectl's last-applied annotation
@@ -59,9 +79,10 @@
 // # Results and errors
 //
 // Apply returns a ChangeSet (created, configured, unchanged, skipped,
-// recreated per object) and, on partial failure, a *SetError naming every
-// failed object and why; objects that depend on a failed one fail with a
-// *DependencyError without being tried.
+// recreated per object) and, on failure, a *SetError naming every failed
+// object and why: every object the pre-flight rejected (and then an empty
+// ChangeSet), or the objects that failed while being applied; objects that
+// depend on a failed one fail with a *DependencyError without being tried.
 //
 // # Diff, Wait, Inventory and Prune
 //

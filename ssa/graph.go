@@ -76,12 +76,19 @@ func linkMode(items []*item, strict bool) error {
 				deps[j] = true
 			}
 		}
+		it.nsItem, it.crdItem = -1, -1
 		if it.id.Namespace != "" {
 			j, ok := namespaces[it.id.Namespace]
 			add(j, ok)
+			if ok {
+				it.nsItem = j
+			}
 		}
 		j, ok := crds[it.id.GroupKind()]
 		add(j, ok)
+		if ok && j != i {
+			it.crdItem = j
+		}
 		switch it.id.GroupKind() {
 		case schema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"},
 			schema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}:

@@ -19,6 +19,11 @@ type item struct {
 	recreate   bool
 	deps       []int // indexes of the items this one waits for
 	explicit   map[int]bool
+	// nsItem and crdItem index the set's own Namespace and
+	// CustomResourceDefinition this object needs, -1 when they are not in
+	// the set: the server may only be able to validate the object once
+	// they are applied.
+	nsItem, crdItem int
 }
 
 // prepare copies, validates and normalises a set before any request that

@@ -1,0 +1,141 @@
+package ssa
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// checked is what the pre-flight learnt about one object; the write phase
+// acts on it instead of reading and dry-running the object again.
+type checked struct {
+	// done is false for an object the pre-flight could not validate (its
+	// Namespace or CustomResourceDefinition is applied by the set itself):
+	// the write phase reads and dry-runs it as it is applied.
+	done bool
+	// live is the object on the cluster, nil when absent.
+	live *unstructured.Unstructured
+	// desired is what to apply: the object, or for PolicyMerge the object
+	// without the fields other managers hold.
+	desired *unstructured.Unstructured
+	// action is what the write phase does: created, configured,
+	// unchanged, skipped or recreated. Empty when the write phase must
+	// decide itself (fields to take over first: the dry-run result before
+	// the takeover patch cannot be compared with the object after it).
+	action Action
+	reason string
+}
+
+// preflight reads and dry-runs every object of the set that the API server
+// can validate before the set's own writes, at most m.concurrency at a
+// time, and writes nothing. An object waits only for the pre-flight of the
+// Namespace and CustomResourceDefinition of the set it needs, to learn
+// whether they exist already (then the object can be validated) or not
+// (then it is left to the write phase). It returns one result per item and
+// the objects the API server rejected, or that could not be read.
+func (m *Manager) preflight(ctx context.Context, items []*item, opts ApplyOptions) ([]checked, []*ObjectError) {
+	pre := make([]checked, len(items))
+	deps := make([][]int, len(items))
+	for i, it := range items {
+		for _, j := range []int{it.nsItem, it.crdItem} {
+			if j >= 0 {
+				deps[i] = append(deps[i], j)
+			}
+		}
+	}
+	errs := schedule(ctx, m.concurrency, deps, func(i int) ObjectID { return items[i].id }, func(ctx context.Context, i int) error {
+		c, err := m.checkOne(ctx, items[i], pre, opts)
+		pre[i] = c
+		return err
+	})
+	var rejected []*ObjectError
+	for i, err := range errs {
+		if err != nil {
+			rejected = append(rejected, &ObjectError{ID: items[i].id, Err: err})
+		}
+	}
+	return pre, rejected
+}
+
+// validatable reports whether the API server can validate it now, given
+// the pre-flight results of the set's Namespace and CRD it needs (which
+// the scheduler has finished before it). It sends no request and does not
+// wait: an unknown kind is left to the write phase.
+func (m *Manager) validatable(it *item, pre []checked) bool {
+	if j := it.nsItem; j >= 0 {
+		c := pre[j]
+		if !c.done || c.live == nil || c.action == ActionRecreated || c.action == "" {
+			return false // created, recreated or not read by this set
+		}
+	}
+	if j := it.crdItem; j >= 0 {
+		c := pre[j]
+		if !c.done || c.live == nil || (c.action != ActionUnchanged && c.action != ActionSkipped) {
+			return false // the set creates or changes the schema
+		}
+		gvk := it.obj.GroupVersionKind()
+		if _, err := m.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// checkOne is the pre-flight of one object: the GET and the dry-run the
+// write phase would otherwise send, and the decision they lead to.
+func (m *Manager) checkOne(ctx context.Context, it *item, pre []checked, opts ApplyOptions) (checked, error) {
+	if it.policy == PolicyIgnore {
+		return checked{done: true, action: ActionSkipped, reason: "apply policy " + PolicyIgnore}, nil
+	}
+	if !m.validatable(it, pre) {
+		logr.FromContextOrDiscard(ctx).V(1).Info("validated when applied: needs the set's own namespace or CRD", "object", it.id.String())
+		return checked{}, nil
+	}
+	live, err := m.get(ctx, it.obj.GroupVersionKind(), it.id)
+	if err != nil {
+		return checked{}, err
+	}
+	c := checked{done: true, live: live, desired: it.obj}
+	force := it.policy != PolicyMerge
+	if live == nil {
+		if _, err := m.apply(ctx, it.obj, force, true); err != nil {
+			return c, rejected(err)
+		}
+		c.action = ActionCreated
+		return c, nil
+	}
+	if it.policy == PolicyIfNotPresent {
+		c.action, c.reason = ActionSkipped, "apply policy "+PolicyIfNotPresent+" and the object exists"
+		return c, nil
+	}
+	takeover := false
+	if it.policy == PolicyMerge {
+		if c.desired, err = withoutOthersFields(it.obj, live, m.owner.Field); err != nil {
+			return c, err
+		}
+	} else if takeover, err = m.needsTakeover(it, live); err != nil {
+		return c, fmt.Errorf("taking over fields: %w", err)
+	}
+	dry, err := m.apply(ctx, c.desired, force, true)
+	switch {
+	case err != nil && isImmutableError(err) && (opts.Recreate || it.recreate):
+		c.action = ActionRecreated
+	case err != nil:
+		return c, rejected(err)
+	case takeover:
+		c.action = "" // the write phase takes over, then compares
+	case sameObject(dry, live):
+		c.action = ActionUnchanged
+	default:
+		c.action = ActionConfigured
+	}
+	return c, nil
+}
+
+// rejected marks an error of a pre-flight dry run; the API status stays
+// reachable with errors.As.
+func rejected(err error) error {
+	return fmt.Errorf("rejected in the dry run before any write: %w", err)
+}

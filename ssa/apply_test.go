@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/kit/ssa"
@@ -24,7 +25,9 @@ func TestApplyCRDNamespaceAndCustomResources(t *testing.T) {
 	m, _ := newManager(t, nil)
 	suffix := strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
 	group := "crdns." + suffix + ".example.com"
-	ns := "crd-ns-" + fmt.Sprint(len(suffix))
+	// A fresh name per run: with -count>1 the previous run's namespace may
+	// still be terminating.
+	ns := "crd-ns-" + utilrand.String(6)
 	set := objects(t, fmt.Sprintf(`
 apiVersion: example.com/v1
 kind: Widget

@@ -13,8 +13,9 @@
 // gitopsd only needs get on them: no list or watch of every Secret in the
 // cluster.
 //
-// RecordMetrics and DeleteMetrics are the reconcilers' shared use of
-// runtime/metrics.
+// Lifecycle is the part of a reconcile the reconcilers share: reading the
+// object, runtime/metrics series, suspend, finalizer, conditions and the
+// status write.
 package controller
 
 // +kubebuilder:rbac:groups=source.gitopskit.dev,resources=gitrepositories;ocirepositories,verbs=get;list;watch;update;patch

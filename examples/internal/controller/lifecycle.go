@@ -64,12 +64,12 @@ func (l Lifecycle[T]) Run(ctx context.Context, req ctrl.Request, obj T) (res ctr
 			// Gone without our finalizer (or it was removed by hand).
 			obj.SetName(req.Name)
 			obj.SetNamespace(req.Namespace)
-			DeleteMetrics(l.Metrics, obj)
+			deleteMetrics(l.Metrics, obj)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	// Deferred first, so it runs last: after the status write.
-	defer RecordMetrics(l.Metrics, obj, l.Finalizer, start)
+	defer recordMetrics(l.Metrics, obj, l.Finalizer, start)
 	if reconcile.Skip(obj) {
 		return ctrl.Result{}, nil
 	}

@@ -6,28 +6,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
-	"github.com/gitopskit/kit/runtime/conditions"
 	"github.com/gitopskit/kit/runtime/metrics"
-	"github.com/gitopskit/kit/runtime/reconcile"
 )
 
-// Object is what the reconcilers record metrics of: an object with
-// status conditions and spec.suspend.
-type Object interface {
-	client.Object
-	conditions.Getter
-	reconcile.Suspender
-}
-
-// RecordMetrics records on rec one reconcile of obj that started at start:
+// recordMetrics records on rec one reconcile of obj that started at start:
 // its duration, then its conditions and suspension as the reconcile left
 // them. Once obj is gone — being deleted with finalizer removed — it drops
 // every series of obj instead, so deleted objects do not linger in the
 // exposition. A nil rec records nothing.
 //
-// Reconcilers defer it right after reading obj, before deferring their
-// status write, so that it runs after that write.
-func RecordMetrics(rec *metrics.Recorder, obj Object, finalizer string, start time.Time) {
+// Run defers it right after reading obj, before deferring the status
+// write, so that it runs after that write.
+func recordMetrics(rec *metrics.Recorder, obj Reconciled, finalizer string, start time.Time) {
 	if rec == nil {
 		return
 	}
@@ -40,11 +30,11 @@ func RecordMetrics(rec *metrics.Recorder, obj Object, finalizer string, start ti
 	rec.RecordSuspended(obj, obj.IsSuspended())
 }
 
-// DeleteMetrics drops every series of obj from rec when its Get found
+// deleteMetrics drops every series of obj from rec when its Get found
 // nothing (it went without its finalizer running, or the finalizer was
 // removed by hand). Only obj's name and namespace need be set. A nil rec
 // records nothing.
-func DeleteMetrics(rec *metrics.Recorder, obj client.Object) {
+func deleteMetrics(rec *metrics.Recorder, obj client.Object) {
 	if rec != nil {
 		rec.Delete(obj)
 	}

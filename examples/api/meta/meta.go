@@ -9,21 +9,6 @@ type LocalObjectReference struct {
 	Name string `json:"name"`
 }
 
-// NamespacedObjectReference names an object, in the referrer's namespace
-// when Namespace is empty.
-type NamespacedObjectReference struct {
-	// Name of the referent.
-	// +required
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=253
-	Name string `json:"name"`
-
-	// Namespace of the referent; the referrer's namespace when empty.
-	// +optional
-	// +kubebuilder:validation:MaxLength=63
-	Namespace string `json:"namespace,omitempty"`
-}
-
 // NamespacedObjectKindReference names an object of any kind, in the
 // referrer's namespace when Namespace is empty.
 type NamespacedObjectKindReference struct {

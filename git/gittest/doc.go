@@ -1,17 +1,21 @@
-// Package gittest is an in-process git server for tests: bare repositories
-// served over smart HTTP (protocol v0), HTTPS with its own CA (optionally
-// requiring client certificates), and SSH with public-key auth, with basic
-// or bearer auth and a read-only mode. Repository helpers write commits,
-// branches, lightweight and annotated tags (optionally signed) directly as
-// objects, so large histories build quickly. A stock git client can clone
-// from it and fetch into its clones.
+// Package gittest is a git server for tests, served by the git programs
+// themselves: git http-backend (through net/http/cgi) for smart HTTP and
+// HTTPS with its own CA (optionally requiring client certificates), and
+// git-upload-pack and git-receive-pack behind an SSH server with public-key
+// auth; basic or bearer auth and a read-only mode are checked in front of
+// them. What a test sees is what a user's git server does: protocol v0 and
+// v2, shallow fetches, thin packs, negotiation, atomic pushes.
 //
-// A want (an object asked for by id) is served only when an advertised
-// reference leads to it: the reference's object, the object an advertised
-// tag peels to, or a commit reachable from one (the server advertises
-// allow-reachable-sha1-in-want). Anything else, including an object that
-// does not exist, is refused with git's "ERR upload-pack: not our ref <id>".
+// Repository helpers write commits, branches, lightweight and annotated
+// tags (optionally signed) directly as objects, so large histories build
+// quickly; Pack packs them with git repack.
 //
-// NewServer ties a server to a test. Start runs one in a program instead
-// (a demo, a local development tool) until Close.
+// The programs run with no system or user configuration, and with
+// uploadpack.allowReachableSHA1InWant set: a commit asked for by id is
+// served when a reference reaches it, and refused ("not our ref")
+// otherwise, as on GitHub or GitLab.
+//
+// The git program must be on PATH. NewServer ties a server to a test.
+// Start runs one in a program instead (a demo, a local development tool)
+// until Close.
 package gittest

@@ -2,7 +2,7 @@ package gittest
 
 import (
 	"bytes"
-	"fmt"
+	"context"
 	"io"
 	"io/fs"
 	"os"
@@ -17,7 +17,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
@@ -28,6 +27,7 @@ import (
 // Repository is a bare repository on a Server, with helpers that write
 // objects directly (no worktree), so building large histories is fast.
 type Repository struct {
+	srv  *Server
 	tb   reporter
 	name string
 	dir  string
@@ -527,43 +527,15 @@ func (r *Repository) ReadFile(commit, name string) (string, error) {
 	return b.String(), err
 }
 
-// Pack moves the repository's loose objects into one pack file: a large
-// fixture then takes a few files instead of thousands, and is quicker to
-// copy (ImportRepository) and to serve.
+// Pack packs the repository with git repack (-a -d): its objects end in
+// one pack file with deltas, as on a real server. A large fixture then
+// takes a few files instead of thousands, and is quicker to copy
+// (ImportRepository) and to serve.
 func (r *Repository) Pack() {
 	r.tb.Helper()
 	r.lock.Lock()
 	defer r.lock.Unlock()
-	st := r.storage()
-	var loose []plumbing.Hash
-	err := st.ForEachObjectHash(func(h plumbing.Hash) error {
-		loose = append(loose, h)
-		return nil
-	})
-	if err != nil || len(loose) == 0 {
-		if err != nil {
-			r.fatal(err)
-		}
-		return
-	}
-	w, err := st.PackfileWriter()
-	if err != nil {
+	if _, err := r.srv.runGit(context.Background(), r.dir, "repack", "-a", "-d", "-q"); err != nil {
 		r.fatal(err)
-	}
-	if _, err := packfile.NewEncoder(w, st, false).Encode(loose, 0); err != nil {
-		w.Close()
-		r.fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		r.fatal(err)
-	}
-	st = r.storage() // see the new pack
-	for _, h := range loose {
-		if err := st.DeleteLooseObject(h); err != nil {
-			r.fatal(err)
-		}
-		if err := st.HasEncodedObject(h); err != nil {
-			r.fatal(fmt.Errorf("object %s missing from the new pack: %w", h, err))
-		}
 	}
 }

@@ -1,27 +1,26 @@
 package gittest
 
 import (
-	"compress/gzip"
-	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
+	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
-	"github.com/go-git/go-git/v5/storage"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
@@ -62,16 +61,20 @@ func WithReadOnly() Option { return func(c *config) { c.readOnly = true } }
 // SSHURL, KnownHosts and AuthorizeKey.
 func WithSSH() Option { return func(c *config) { c.ssh = true } }
 
-// Server is an in-process git server for tests. Repositories are bare
-// repositories in a temporary folder, served over smart HTTP (protocol v0,
-// which a stock git client accepts) and, with WithSSH, over SSH.
+// Server is a git server for tests. Repositories are bare repositories in
+// a temporary folder, served by the git programs themselves: git
+// http-backend (through CGI) over smart HTTP and HTTPS and, with WithSSH,
+// git-upload-pack and git-receive-pack over SSH.
 type Server struct {
-	tb   reporter
-	cfg  config
-	root string
-	http *httptest.Server
-	pki  *pki
-	ssh  *sshServer
+	tb      reporter
+	cfg     config
+	root    string
+	git     string // the git program
+	backend *cgi.Handler
+	http    *httptest.Server
+	pki     *pki
+	ssh     *sshServer
+	closed  atomic.Bool
 
 	mu    sync.Mutex
 	locks map[string]*sync.RWMutex
@@ -140,6 +143,12 @@ func start(tb reporter, root string, opts []Option) (*Server, error) {
 	for _, o := range opts {
 		o(&s.cfg)
 	}
+	git, err := gitProgram()
+	if err != nil {
+		return nil, err
+	}
+	s.git = git
+	s.backend = s.newBackend()
 	s.http = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	if s.cfg.tls {
 		p, err := newPKI()
@@ -174,6 +183,7 @@ func start(tb reporter, root string, opts []Option) (*Server, error) {
 func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		defer s.closed.Store(true)
 		if s.ssh != nil {
 			s.ssh.close()
 		}
@@ -217,122 +227,10 @@ func (s *Server) ClientCertificate() (cert, key []byte) {
 // Root returns the folder holding the bare repositories.
 func (s *Server) Root() string { return s.root }
 
-func (s *Server) lock(name string) *sync.RWMutex {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, ok := s.locks[name]
-	if !ok {
-		l = &sync.RWMutex{}
-		s.locks[name] = l
-	}
-	return l
-}
-
-// open opens the bare repository for one request. A fresh storage per
-// request keeps concurrent requests from sharing caches.
-func (s *Server) open(name string) (storage.Storer, error) {
-	if !repoName.MatchString(name) || strings.Contains(name, "..") {
-		return nil, fmt.Errorf("invalid repository name")
-	}
-	dir := filepath.Join(s.root, filepath.FromSlash(name))
-	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
-		return nil, fmt.Errorf("repository not found")
-	}
-	return filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault()), nil
-}
-
-func (s *Server) authorized(r *http.Request) bool {
-	eq := func(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
-	switch {
-	case s.cfg.bearerToken != "":
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		return ok && eq(tok, s.cfg.bearerToken)
-	case s.cfg.username != "" || s.cfg.password != "":
-		u, p, ok := r.BasicAuth()
-		return ok && eq(u, s.cfg.username) && eq(p, s.cfg.password)
-	}
-	return true
-}
-
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(r) {
-		if s.cfg.bearerToken == "" {
-			w.Header().Set("WWW-Authenticate", `Basic realm="gittest"`)
-		}
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
-		return
-	}
-	path := strings.TrimPrefix(r.URL.Path, "/")
-	var name, service string
-	switch {
-	case r.Method == http.MethodGet && strings.HasSuffix(path, "/info/refs"):
-		name = strings.TrimSuffix(path, "/info/refs")
-		service = r.URL.Query().Get("service")
-	case r.Method == http.MethodPost && strings.HasSuffix(path, "/git-upload-pack"):
-		name, service = strings.TrimSuffix(path, "/git-upload-pack"), "git-upload-pack"
-	case r.Method == http.MethodPost && strings.HasSuffix(path, "/git-receive-pack"):
-		name, service = strings.TrimSuffix(path, "/git-receive-pack"), "git-receive-pack"
-	default:
-		http.Error(w, "not found", http.StatusNotFound)
-		return
-	}
-	if service != "git-upload-pack" && service != "git-receive-pack" {
-		http.Error(w, "dumb http is not supported", http.StatusForbidden)
-		return
-	}
-	if service == "git-receive-pack" && s.cfg.readOnly {
-		http.Error(w, "read-only", http.StatusForbidden)
-		return
-	}
-	lock := s.lock(name)
-	if service == "git-receive-pack" && r.Method == http.MethodPost {
-		lock.Lock()
-		defer lock.Unlock()
-	} else {
-		lock.RLock()
-		defer lock.RUnlock()
-	}
-	st, err := s.open(name)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusNotFound)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-cache")
-	if r.Method == http.MethodGet {
-		ar, err := advertise(st, service)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		ar.Prefix = [][]byte{[]byte("# service=" + service), {}}
-		w.Header().Set("Content-Type", "application/x-"+service+"-advertisement")
-		_ = ar.Encode(w)
-		return
-	}
-	body := io.Reader(r.Body)
-	if r.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			http.Error(w, "bad gzip body", http.StatusBadRequest)
-			return
-		}
-		defer zr.Close()
-		body = zr
-	}
-	w.Header().Set("Content-Type", "application/x-"+service+"-result")
-	if service == "git-receive-pack" {
-		if err := receivePack(st, body, w); err != nil {
-			s.tb.Logf("gittest: receive-pack %s: %v", name, err)
-		}
-		return
-	}
-	req, err := parseUploadRequest(body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if err := uploadPack(r.Context(), st, req, w); err != nil {
-		s.tb.Logf("gittest: upload-pack %s: %v", name, err)
+// logf logs to the test until the server is closed.
+func (s *Server) logf(format string, args ...any) {
+	if !s.closed.Load() {
+		s.tb.Logf(format, args...)
 	}
 }
 
@@ -351,7 +249,7 @@ func (s *Server) InitRepository(name string) *Repository {
 	if err := st.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, plumbing.NewBranchReferenceName("main"))); err != nil {
 		s.tb.Fatalf("gittest: %v", err)
 	}
-	return &Repository{tb: s.tb, name: name, dir: dir, lock: s.lock(name)}
+	return &Repository{srv: s, tb: s.tb, name: name, dir: dir, lock: s.lock(name)}
 }
 
 // ImportRepository serves a copy of the bare repository in src under name
@@ -371,7 +269,7 @@ func (s *Server) ImportRepository(name, src string) *Repository {
 	if err := copyRepository(src, dir); err != nil {
 		s.tb.Fatalf("gittest: import %s: %v", name, err)
 	}
-	r := &Repository{tb: s.tb, name: name, dir: dir, lock: s.lock(name)}
+	r := &Repository{srv: s, tb: s.tb, name: name, dir: dir, lock: s.lock(name)}
 	r.now = r.latestCommitTime()
 	return r
 }

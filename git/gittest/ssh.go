@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 
@@ -18,14 +20,16 @@ import (
 
 // sshServer serves git-upload-pack and git-receive-pack exec requests.
 type sshServer struct {
-	srv      *Server
-	ln       net.Listener
-	config   *ssh.ServerConfig
-	hostKey  ssh.PublicKey
-	mu       sync.Mutex
-	keys     [][]byte
-	wg       sync.WaitGroup
-	shutdown chan struct{}
+	srv     *Server
+	ln      net.Listener
+	config  *ssh.ServerConfig
+	hostKey ssh.PublicKey
+	mu      sync.Mutex
+	keys    [][]byte
+	wg      sync.WaitGroup
+	conns   map[net.Conn]bool
+	ctx     context.Context // ends when the server closes
+	cancel  context.CancelFunc
 }
 
 func startSSH(s *Server) (*sshServer, error) {
@@ -37,7 +41,8 @@ func startSSH(s *Server) (*sshServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	ss := &sshServer{srv: s, hostKey: signer.PublicKey(), shutdown: make(chan struct{})}
+	ss := &sshServer{srv: s, hostKey: signer.PublicKey(), conns: map[net.Conn]bool{}}
+	ss.ctx, ss.cancel = context.WithCancel(context.Background())
 	ss.config = &ssh.ServerConfig{PublicKeyCallback: ss.authorize}
 	ss.config.AddHostKey(signer)
 	if ss.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
@@ -60,8 +65,13 @@ func (ss *sshServer) authorize(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Perm
 }
 
 func (ss *sshServer) close() {
-	close(ss.shutdown)
+	ss.cancel()
 	ss.ln.Close()
+	ss.mu.Lock()
+	for c := range ss.conns {
+		c.Close()
+	}
+	ss.mu.Unlock()
 	ss.wg.Wait()
 }
 
@@ -81,7 +91,20 @@ func (ss *sshServer) accept() {
 }
 
 func (ss *sshServer) serveConn(conn net.Conn) {
-	defer conn.Close()
+	ss.mu.Lock()
+	if ss.ctx.Err() != nil {
+		ss.mu.Unlock()
+		conn.Close()
+		return
+	}
+	ss.conns[conn] = true
+	ss.mu.Unlock()
+	defer func() {
+		ss.mu.Lock()
+		delete(ss.conns, conn)
+		ss.mu.Unlock()
+		conn.Close()
+	}()
 	sc, chans, reqs, err := ssh.NewServerConn(conn, ss.config)
 	if err != nil {
 		return
@@ -103,12 +126,19 @@ func (ss *sshServer) serveConn(conn net.Conn) {
 
 func (ss *sshServer) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 	defer ch.Close()
+	var protocol string // GIT_PROTOCOL, as a git client sends it
 	for req := range reqs {
-		if req.Type == "env" {
-			_ = req.Reply(true, nil)
+		switch req.Type {
+		case "env":
+			var env struct{ Name, Value string }
+			ok := ssh.Unmarshal(req.Payload, &env) == nil && env.Name == "GIT_PROTOCOL"
+			if ok {
+				protocol = env.Value
+			}
+			_ = req.Reply(ok, nil)
 			continue
-		}
-		if req.Type != "exec" {
+		case "exec":
+		default:
 			_ = req.Reply(false, nil)
 			continue
 		}
@@ -118,7 +148,7 @@ func (ss *sshServer) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			return
 		}
 		_ = req.Reply(true, nil)
-		status := ss.exec(ch, payload.Command)
+		status := ss.exec(ch, payload.Command, protocol)
 		var b [4]byte
 		binary.BigEndian.PutUint32(b[:], status)
 		_, _ = ch.SendRequest("exit-status", false, b[:])
@@ -127,15 +157,18 @@ func (ss *sshServer) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 }
 
 // exec runs "git-upload-pack '/repo.git'" or "git-receive-pack …" over the
-// channel: advertisement, then one request/response exchange (the SSH
-// transport is stateful, but go-git's client sends everything at once).
-func (ss *sshServer) exec(ch ssh.Channel, command string) uint32 {
+// channel with the git program itself, and returns its exit status.
+func (ss *sshServer) exec(ch ssh.Channel, command, protocol string) uint32 {
 	service, arg, ok := strings.Cut(command, " ")
+	if service == "git" { // "git upload-pack '/repo.git'"
+		service, arg, ok = strings.Cut(arg, " ")
+		service = "git-" + service
+	}
 	if !ok || (service != "git-upload-pack" && service != "git-receive-pack") {
 		fmt.Fprintf(ch.Stderr(), "unsupported command\n")
 		return 1
 	}
-	name := strings.Trim(strings.TrimSpace(arg), "'\"/")
+	name := strings.TrimPrefix(strings.Trim(strings.TrimSpace(arg), "'\""), "/")
 	if service == "git-receive-pack" && ss.srv.cfg.readOnly {
 		fmt.Fprintf(ch.Stderr(), "read-only\n")
 		return 1
@@ -148,30 +181,43 @@ func (ss *sshServer) exec(ch ssh.Channel, command string) uint32 {
 		lock.RLock()
 		defer lock.RUnlock()
 	}
-	st, err := ss.srv.open(name)
+	dir, err := ss.srv.repositoryDir(name)
 	if err != nil {
 		fmt.Fprintf(ch.Stderr(), "%v\n", err)
 		return 1
 	}
-	ar, err := advertise(st, service)
+	args := []string{strings.TrimPrefix(service, "git-")}
+	if service == "git-upload-pack" {
+		args = append(args, "--strict")
+	}
+	ctx, cancel := context.WithCancel(ss.ctx)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ss.srv.git, append(args, dir)...)
+	cmd.Dir = dir
+	var extra []string
+	if protocol != "" {
+		extra = append(extra, "GIT_PROTOCOL="+protocol)
+	}
+	cmd.Env = ss.srv.gitEnv(append(extra, "PATH="+os.Getenv("PATH"))...)
+	cmd.Stdout, cmd.Stderr = ch, ch.Stderr()
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return 1
 	}
-	if err := ar.Encode(ch); err != nil {
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(ch.Stderr(), "%v\n", err)
 		return 1
 	}
-	if service == "git-receive-pack" {
-		if err := receivePack(st, ch, ch); err != nil && !errors.Is(err, io.EOF) {
-			return 1
+	// The copy ends when the client closes its side or the channel is
+	// closed after the program exits.
+	go func() {
+		_, _ = io.Copy(stdin, ch)
+		stdin.Close()
+	}()
+	if err := cmd.Wait(); err != nil {
+		if cmd.ProcessState != nil && cmd.ProcessState.ExitCode() > 0 {
+			return uint32(cmd.ProcessState.ExitCode())
 		}
-		return 0
-	}
-	req, err := parseUploadRequest(ch)
-	if err != nil {
-		return 0 // the client hung up after the advertisement (ls-remote)
-	}
-	req.done = true
-	if err := uploadPack(contextFor(ss.shutdown), st, req, ch); err != nil {
 		return 1
 	}
 	return 0
@@ -202,14 +248,4 @@ func (s *Server) AuthorizeKey(key ssh.PublicKey) {
 	s.ssh.mu.Lock()
 	defer s.ssh.mu.Unlock()
 	s.ssh.keys = append(s.ssh.keys, key.Marshal())
-}
-
-// contextFor returns a context cancelled when done closes.
-func contextFor(done <-chan struct{}) context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		<-done
-		cancel()
-	}()
-	return ctx
 }

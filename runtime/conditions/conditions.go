@@ -38,6 +38,10 @@ const (
 	FailedReason = "ReconciliationFailed"
 	// DependencyNotReadyReason is used while a dependency is not Ready.
 	DependencyNotReadyReason = "DependencyNotReady"
+	// InternalErrorReason is the Ready=False reason of a reconcile that
+	// ended by a fault of the controller itself (a recovered panic), not
+	// of the object: see reconcile.FromPanic.
+	InternalErrorReason = "InternalError"
 )
 
 // Getter is an object whose status holds metav1.Conditions. Types generated

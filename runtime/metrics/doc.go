@@ -1,6 +1,6 @@
 // Package metrics exports the Prometheus metrics every gitopskit controller
-// shares: how long reconciles take, the status of each condition, and
-// whether an object is suspended, labelled with the object's kind, name and
+// shares: how long reconciles take, the status of each condition, whether
+// an object is suspended and how often its reconcile panicked, labelled with the object's kind, name and
 // namespace.
 //
 // One Recorder serves a whole binary (its metric names can be registered once
@@ -32,6 +32,7 @@
 //	gitopskit_reconcile_duration_seconds{kind,name,namespace}     histogram
 //	gitopskit_reconcile_condition{kind,name,namespace,type,status} 1 for the current status, 0 for the others
 //	gitopskit_suspend_status{kind,name,namespace}                  1 when suspended
+//	gitopskit_reconcile_panics_total{kind,name,namespace}          reconciles that panicked (RecordPanic)
 //
 // Delete drops every series of an object, so deleted objects do not linger
 // in the exposition.

@@ -34,6 +34,7 @@ type Recorder struct {
 	duration  *prometheus.HistogramVec
 	condition *prometheus.GaugeVec
 	suspended *prometheus.GaugeVec
+	panics    *prometheus.CounterVec
 	scheme    *runtime.Scheme
 
 	// types remembers the condition types recorded per object, so that a
@@ -93,6 +94,11 @@ func NewRecorder(opts ...Option) *Recorder {
 			Name:      "suspend_status",
 			Help:      "Whether an object's reconciliation is suspended: 1 if it is, 0 otherwise.",
 		}, objLabels),
+		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: o.prefix,
+			Name:      "reconcile_panics_total",
+			Help:      "The number of an object's reconciliations that panicked and were recovered.",
+		}, objLabels),
 		scheme: o.scheme,
 		types:  map[objectKey]map[string]struct{}{},
 	}
@@ -103,6 +109,7 @@ func (r *Recorder) Describe(ch chan<- *prometheus.Desc) {
 	r.duration.Describe(ch)
 	r.condition.Describe(ch)
 	r.suspended.Describe(ch)
+	r.panics.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -110,6 +117,7 @@ func (r *Recorder) Collect(ch chan<- prometheus.Metric) {
 	r.duration.Collect(ch)
 	r.condition.Collect(ch)
 	r.suspended.Collect(ch)
+	r.panics.Collect(ch)
 }
 
 // Register registers the Recorder's collectors on reg. Controllers pass
@@ -169,6 +177,13 @@ func (r *Recorder) RecordSuspended(obj client.Object, suspended bool) {
 	r.suspended.WithLabelValues(r.labels(obj)...).Set(v)
 }
 
+// RecordPanic counts one reconciliation of obj that panicked and was
+// recovered. A controller in good health never records one: alert on any
+// increase.
+func (r *Recorder) RecordPanic(obj client.Object) {
+	r.panics.WithLabelValues(r.labels(obj)...).Inc()
+}
+
 // Delete drops every series of obj. Call it when the object is gone (its
 // Get returned NotFound, or its finalizer ran): only its kind, name and
 // namespace are read.
@@ -180,6 +195,7 @@ func (r *Recorder) Delete(obj client.Object) {
 	r.duration.DeletePartialMatch(match)
 	r.condition.DeletePartialMatch(match)
 	r.suspended.DeletePartialMatch(match)
+	r.panics.DeletePartialMatch(match)
 	delete(r.types, objectKey{kind: lv[0], name: lv[1], namespace: lv[2]})
 }
 

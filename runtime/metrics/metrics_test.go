@@ -119,6 +119,26 @@ gotk_suspend_status{kind="Widget",name="w2",namespace="apps"} 0
 	}
 }
 
+func TestRecordPanic(t *testing.T) {
+	t.Parallel()
+	rec, reg := newRecorder(t)
+	obj := widget("apps", "w1")
+	rec.RecordPanic(obj)
+	rec.RecordPanic(obj)
+	want := `
+# HELP gitopskit_reconcile_panics_total The number of an object's reconciliations that panicked and were recovered.
+# TYPE gitopskit_reconcile_panics_total counter
+gitopskit_reconcile_panics_total{kind="Widget",name="w1",namespace="apps"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gitopskit_reconcile_panics_total"); err != nil {
+		t.Fatal(err)
+	}
+	rec.Delete(obj)
+	if n := testutil.CollectAndCount(rec, "gitopskit_reconcile_panics_total"); n != 0 {
+		t.Errorf("%d panic series after Delete", n)
+	}
+}
+
 func TestDelete(t *testing.T) {
 	t.Parallel()
 	rec, reg := newRecorder(t)
@@ -127,6 +147,7 @@ func TestDelete(t *testing.T) {
 		rec.RecordDuration(obj, time.Now())
 		rec.RecordSuspended(obj, false)
 		rec.RecordConditions(obj, []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue}})
+		rec.RecordPanic(obj)
 	}
 	before := testutil.CollectAndCount(rec)
 

@@ -16,6 +16,9 @@
 //			return ctrl.Result{}, err
 //		}
 //		defer func() {
+//			if v := recover(); v != nil { // a panic is a failure, never a success
+//				err = reconcile.FromPanic(v)
+//			}
 //			res, err = reconcile.Result(obj, err, reconcile.ResultOptions{
 //				Interval: obj.Spec.Interval.Duration, RetryInterval: obj.Spec.RetryInterval.Duration,
 //			})

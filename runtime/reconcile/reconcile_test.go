@@ -3,8 +3,10 @@ package reconcile_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -241,5 +243,42 @@ func TestResultRoundTrip(t *testing.T) {
 		if (step == nil) != conditions.IsReady(stored) {
 			t.Errorf("after %v: Ready = %+v", step, conditions.Get(stored, conditions.Ready))
 		}
+	}
+}
+
+func TestFromPanic(t *testing.T) {
+	var err error
+	func() {
+		defer func() { err = reconcile.FromPanic(recover()) }()
+		var m map[string]int
+		m["x"]++ // a nil-map write: a runtime.Error
+	}()
+	var pe *reconcile.PanicError
+	if !errors.As(err, &pe) {
+		t.Fatalf("FromPanic = %T, want a *PanicError inside", err)
+	}
+	if !strings.Contains(string(pe.Stack), "TestFromPanic") {
+		t.Errorf("stack does not show where the panic happened:\n%s", pe.Stack)
+	}
+	var rte interface{ RuntimeError() }
+	if !errors.As(err, &rte) {
+		t.Error("the runtime.Error the panic carried does not unwrap")
+	}
+
+	g := gadget(3, nil)
+	if _, rerr := reconcile.Result(g, err, reconcile.ResultOptions{Interval: time.Hour}); rerr == nil {
+		t.Error("a panic is not retried: Result returned no error")
+	}
+	ready := conditions.Get(g, conditions.Ready)
+	if ready == nil || ready.Status != metav1.ConditionFalse || ready.Reason != conditions.InternalErrorReason {
+		t.Fatalf("Ready = %+v, want False/%s", ready, conditions.InternalErrorReason)
+	}
+	if !strings.HasPrefix(ready.Message, "internal error: the reconciler panicked: ") || strings.Contains(ready.Message, "goroutine") {
+		t.Errorf("Ready message %q: want the panic value and no stack", ready.Message)
+	}
+
+	long := reconcile.FromPanic(strings.Repeat("é", 2000)).Error()
+	if len(long) > 600 || !utf8.ValidString(long) {
+		t.Errorf("a long panic value gives a %d-byte message (valid UTF-8: %v)", len(long), utf8.ValidString(long))
 	}
 }

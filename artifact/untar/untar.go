@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -74,7 +76,7 @@ func limit64(v, def int64) int64 {
 	case v == 0:
 		return def
 	case v < 0:
-		return 1<<63 - 1
+		return math.MaxInt64
 	}
 	return v
 }
@@ -84,7 +86,7 @@ func limitInt(v, def int) int {
 	case v == 0:
 		return def
 	case v < 0:
-		return int(^uint(0) >> 1)
+		return math.MaxInt
 	}
 	return v
 }
@@ -125,6 +127,7 @@ func Extract(ctx context.Context, r io.Reader, dst string, opts Options) (Result
 		skip:     opts.SkipUnsafeLinks,
 		dirs:     map[string]bool{".": true},
 		files:    map[string]bool{},
+		pending:  map[string]int{},
 	}
 	x.maxFile = limit64(opts.MaxFileBytes, x.maxBytes)
 	err = x.run(ctx, r)
@@ -210,7 +213,8 @@ type extractor struct {
 	written int64           // file bytes written
 	dirs    map[string]bool // directories known to exist
 	files   map[string]bool // regular files extracted, for hard links
-	links   []*tar.Header   // symbolic links, created at the end
+	links   []*tar.Header   // symbolic links, created at the end (nil: replaced)
+	pending map[string]int  // index in links of each symbolic link by name
 	skipped []string
 	buf     []byte
 }
@@ -218,13 +222,14 @@ type extractor struct {
 func (x *extractor) run(ctx context.Context, r io.Reader) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var stream io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+	if isGzip(br) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return fmt.Errorf("read gzip header: %w", err)
 		}
 		defer zr.Close()
-		stream = zr
+		zr.Multistream(false)
+		stream = &gzipStream{raw: br, zr: zr, maxPadding: x.maxBytes}
 	}
 	x.counter = countingReader{r: stream, max: x.maxBytes, ctx: ctx}
 	x.buf = make([]byte, 128<<10)
@@ -250,6 +255,7 @@ func (x *extractor) run(ctx context.Context, r io.Reader) error {
 	if _, err := io.CopyBuffer(io.Discard, &x.counter, x.buf); err != nil {
 		return fmt.Errorf("read archive trailer: %w", err)
 	}
+	x.links = slices.DeleteFunc(x.links, func(h *tar.Header) bool { return h == nil })
 	for _, h := range x.links {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -258,35 +264,156 @@ func (x *extractor) run(ctx context.Context, r io.Reader) error {
 			return err
 		}
 	}
-	// Follow every link now that the tree is complete: os.Root refuses any
-	// resolution that steps outside, even through a chain of links.
+	// Follow every link now that the tree is complete, step by step: any
+	// step outside the destination, even one that comes back, is refused.
 	for _, h := range x.links {
-		if _, err := x.root.Stat(h.Name); err != nil {
-			// A dangling link is kept when its target has no ".." element:
-			// descending from inside the destination cannot leave it.
-			if errors.Is(err, fs.ErrNotExist) && !hasDotDot(h.Linkname) {
-				continue
-			}
-			if x.skip {
-				x.skipped = append(x.skipped, h.Name)
-				if err := x.root.Remove(h.Name); err != nil {
-					return err
-				}
-				continue
-			}
-			return fmt.Errorf("entry %q: %w: %q does not resolve inside the destination", h.Name, ErrUnsafeLink, h.Linkname)
+		if err := ctx.Err(); err != nil {
+			return err
 		}
+		reason, err := x.resolve(h.Name)
+		if err != nil {
+			return fmt.Errorf("entry %q: %w", h.Name, err)
+		}
+		if reason == "" {
+			continue
+		}
+		if x.skip {
+			x.skipped = append(x.skipped, h.Name)
+			if err := x.root.Remove(h.Name); err != nil {
+				return err
+			}
+			continue
+		}
+		return fmt.Errorf("entry %q: %w: %q %s", h.Name, ErrUnsafeLink, h.Linkname, reason)
 	}
 	return nil
 }
 
-func hasDotDot(target string) bool {
-	for _, e := range strings.Split(target, "/") {
-		if e == ".." {
-			return true
+// MaxSymlinkHops is the longest chain of symbolic links a link may resolve
+// through: Linux's own limit for one path resolution, so a longer chain
+// would fail for whoever reads the tree anyway.
+const MaxSymlinkHops = 40
+
+// resolve follows name through the finished tree as the kernel would, one
+// element at a time, and returns why it is unsafe ("" when it is not): a
+// step above the destination, a chain longer than MaxSymlinkHops, or a
+// dangling target reached through a ".." element (a dangling link is kept
+// only without one: descending from inside the destination cannot leave
+// it, whatever is created there later).
+func (x *extractor) resolve(name string) (string, error) {
+	var done []string // resolved elements, all inside the destination
+	todo := strings.Split(name, "/")
+	hops, climbed := 0, false
+	for len(todo) > 0 {
+		elem := todo[0]
+		todo = todo[1:]
+		switch elem {
+		case "", ".":
+			continue
+		case "..":
+			if len(done) == 0 {
+				return "steps outside the destination", nil
+			}
+			done = done[:len(done)-1]
+			climbed = true
+			continue
+		}
+		p := path.Join(append(done, elem)...)
+		fi, err := x.root.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
+			if climbed || slices.Contains(todo, "..") {
+				return "does not resolve, and climbs with ..", nil
+			}
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			done = append(done, elem)
+			continue
+		}
+		if hops++; hops > MaxSymlinkHops {
+			return fmt.Sprintf("resolves through a chain of more than %d symbolic links", MaxSymlinkHops), nil
+		}
+		target, err := x.root.Readlink(p)
+		if err != nil {
+			return "", err
+		}
+		if strings.HasPrefix(target, "/") {
+			return "resolves through an absolute link", nil
+		}
+		todo = append(strings.Split(target, "/"), todo...)
+	}
+	return "", nil
+}
+
+// isGzip reports whether the stream starts with gzip's magic number.
+func isGzip(br *bufio.Reader) bool {
+	magic, _ := br.Peek(2)
+	return len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b
+}
+
+// gzipStream decompresses a gzip stream as gzip(1) does: members one after
+// another, then optionally zero bytes up to the end (what a tape or a
+// block device pads with; gzip and GNU tar accept it). Anything else after
+// the last member is an error. The padding is bounded by maxPadding.
+type gzipStream struct {
+	raw        *bufio.Reader
+	zr         *gzip.Reader
+	maxPadding int64
+	done       bool
+}
+
+func (g *gzipStream) Read(p []byte) (int, error) {
+	for !g.done {
+		n, err := g.zr.Read(p)
+		if err != io.EOF {
+			return n, err
+		}
+		// One member ended (its checksum verified).
+		if isGzip(g.raw) {
+			if err := g.zr.Reset(g.raw); err != nil {
+				return n, fmt.Errorf("read gzip member header: %w", err)
+			}
+			g.zr.Multistream(false)
+		} else {
+			if err := g.zeroPadding(); err != nil {
+				return n, err
+			}
+			g.done = true
+		}
+		if n > 0 {
+			return n, nil
 		}
 	}
-	return false
+	return 0, io.EOF
+}
+
+// zeroPadding reads the rest of the raw stream, which must be zeros.
+func (g *gzipStream) zeroPadding() error {
+	var read int64
+	for {
+		b, err := g.raw.Peek(g.raw.Size())
+		for _, c := range b {
+			if c != 0 {
+				return errors.New("read gzip stream: data after the last member")
+			}
+		}
+		read += int64(len(b))
+		if read > g.maxPadding {
+			return fmt.Errorf("%w: more than %d bytes of padding after the gzip stream", ErrLimitExceeded, g.maxPadding)
+		}
+		if _, derr := g.raw.Discard(len(b)); derr != nil {
+			return derr
+		}
+		if err == io.EOF || (err == nil && len(b) == 0) {
+			return nil
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return fmt.Errorf("read gzip stream: %w", err)
+		}
+	}
 }
 
 // cleanName validates an entry name (or hard link target) and returns it
@@ -338,7 +465,11 @@ func (x *extractor) entry(tr *tar.Reader, h *tar.Header) error {
 		if err := x.mkdirAll(path.Dir(name)); err != nil {
 			return err
 		}
+		if err := x.replace(name); err != nil {
+			return err
+		}
 		h.Name = name
+		x.pending[name] = len(x.links)
 		x.links = append(x.links, h)
 		return nil
 	case tar.TypeLink:
@@ -362,9 +493,42 @@ func (x *extractor) symlinkProblem(name, target string) string {
 	return ""
 }
 
+// replace makes room for an entry named name that repeats an earlier
+// file or symbolic link: the later one wins, as in GNU tar. A directory is
+// never replaced (its content would be lost or end up under the new entry).
+func (x *extractor) replace(name string) error {
+	switch {
+	case x.dirs[name]:
+		return fmt.Errorf("entry %q: %w: a directory of that name is in the archive already", name, ErrUnsafePath)
+	case x.files[name]:
+		if err := x.root.Remove(name); err != nil {
+			return fmt.Errorf("entry %q: replacing the earlier entry: %w", name, err)
+		}
+		delete(x.files, name)
+	}
+	if i, ok := x.pending[name]; ok {
+		x.links[i] = nil
+		delete(x.pending, name)
+	}
+	return nil
+}
+
 func (x *extractor) mkdirAll(name string) error {
 	if x.dirs[name] {
 		return nil
+	}
+	// Nothing is written through a symbolic link of the archive, nor is a
+	// file turned into a directory.
+	for d := name; d != "."; d = path.Dir(d) {
+		if x.dirs[d] {
+			break
+		}
+		if _, ok := x.pending[d]; ok {
+			return fmt.Errorf("entry %q: %w: inside the symbolic link %q of the archive", name, ErrUnsafeLink, d)
+		}
+		if x.files[d] {
+			return fmt.Errorf("entry %q: %w: %q is a file of the archive", name, ErrUnsafePath, d)
+		}
 	}
 	if err := x.root.MkdirAll(name, 0o755); err != nil {
 		return fmt.Errorf("entry %q: %w", name, err)
@@ -387,6 +551,9 @@ func (x *extractor) file(tr *tar.Reader, h *tar.Header, name string) error {
 	if err := x.mkdirAll(path.Dir(name)); err != nil {
 		return err
 	}
+	if err := x.replace(name); err != nil {
+		return err
+	}
 	mode := os.FileMode(0o644)
 	if h.Mode&0o111 != 0 {
 		mode = 0o755
@@ -395,7 +562,14 @@ func (x *extractor) file(tr *tar.Reader, h *tar.Header, name string) error {
 	if err != nil {
 		return fmt.Errorf("entry %q: %w", name, err)
 	}
-	n, err := io.CopyBuffer(onlyWriter{f}, io.LimitReader(tr, x.maxFile+1), x.buf)
+	var src io.Reader = tr
+	if x.maxFile < math.MaxInt64 {
+		// One byte more than allowed tells a too-long entry from one that
+		// fits; without a limit there is nothing to tell (and +1 would
+		// overflow into a reader that returns nothing at all).
+		src = io.LimitReader(tr, x.maxFile+1)
+	}
+	n, err := io.CopyBuffer(onlyWriter{f}, src, x.buf)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -434,6 +608,12 @@ func (x *extractor) hardlink(h *tar.Header, name string) error {
 		return fail(fmt.Sprintf("target %q is not a file extracted earlier", h.Linkname))
 	}
 	if err := x.mkdirAll(path.Dir(name)); err != nil {
+		return err
+	}
+	if name == target {
+		return nil // a link to itself leaves the file as it is
+	}
+	if err := x.replace(name); err != nil {
 		return err
 	}
 	if err := x.root.Link(target, name); err != nil {

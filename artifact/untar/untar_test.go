@@ -259,7 +259,29 @@ func TestHostileArchives(t *testing.T) {
 		}, untar.Options{}, untar.ErrUnsafeLink},
 		{"symlink then directory through it", func(t testing.TB) []byte {
 			return makeTar(t, true, dir("d/"), symlink("l", "d"), file("l/f", "x"))
-		}, untar.Options{}, fs.ErrExist},
+		}, untar.Options{}, untar.ErrUnsafeLink},
+		{"file then a directory of the same name", func(t testing.TB) []byte {
+			return makeTar(t, true, file("a", "x"), file("a/b", "y"))
+		}, untar.Options{}, untar.ErrUnsafePath},
+		{"directory then a file of the same name", func(t testing.TB) []byte {
+			return makeTar(t, true, file("a/b", "y"), file("a", "x"))
+		}, untar.Options{}, untar.ErrUnsafePath},
+		{"duplicate symlink, the last one escaping", func(t testing.TB) []byte {
+			return makeTar(t, true, file("f", "x"), symlink("l", "f"), symlink("l", "../../etc"))
+		}, untar.Options{}, untar.ErrUnsafeLink},
+		{"duplicate file replaced by an escaping symlink", func(t testing.TB) []byte {
+			return makeTar(t, true, file("f", "x"), symlink("f", "/etc/passwd"))
+		}, untar.Options{}, untar.ErrUnsafeLink},
+		{"chain longer than the kernel follows", func(t testing.TB) []byte {
+			return makeTar(t, true, chain(untar.MaxSymlinkHops+1)...)
+		}, untar.Options{}, untar.ErrUnsafeLink},
+		{"symlink loop", func(t testing.TB) []byte { return makeTar(t, true, symlink("a", "b"), symlink("b", "a")) }, untar.Options{}, untar.ErrUnsafeLink},
+		{"garbage after the gzip stream", func(t testing.TB) []byte {
+			return append(makeTar(t, true, file("f", "x")), "trailing garbage"...)
+		}, untar.Options{}, nil},
+		{"zero padding after the gzip stream past the limit", func(t testing.TB) []byte {
+			return append(makeTar(t, true, file("f", "x")), make([]byte, 3<<20)...)
+		}, untar.Options{MaxBytes: 1 << 20}, untar.ErrLimitExceeded},
 		{"hard link out", func(t testing.TB) []byte { return makeTar(t, true, hardlink("h", "../../etc/passwd")) }, untar.Options{}, untar.ErrUnsafeLink},
 		{"hard link absolute", func(t testing.TB) []byte { return makeTar(t, true, hardlink("h", "/etc/passwd")) }, untar.Options{}, untar.ErrUnsafeLink},
 		{"hard link to symlink", func(t testing.TB) []byte {
@@ -282,7 +304,6 @@ func TestHostileArchives(t *testing.T) {
 		{"char device", func(t testing.TB) []byte { return makeTar(t, true, ent{name: "dev", typ: tar.TypeChar, size: -1}) }, untar.Options{}, untar.ErrUnsupportedEntry},
 		{"block device", func(t testing.TB) []byte { return makeTar(t, true, ent{name: "dev", typ: tar.TypeBlock, size: -1}) }, untar.Options{}, untar.ErrUnsupportedEntry},
 		{"fifo", func(t testing.TB) []byte { return makeTar(t, true, ent{name: "p", typ: tar.TypeFifo, size: -1}) }, untar.Options{}, untar.ErrUnsupportedEntry},
-		{"duplicate file", func(t testing.TB) []byte { return makeTar(t, true, file("f", "1"), file("f", "2")) }, untar.Options{}, fs.ErrExist},
 		{"not an archive", func(t testing.TB) []byte {
 			return []byte("hello, this is not a tar file at all, not at all, really not")
 		}, untar.Options{}, nil},

@@ -324,12 +324,16 @@ func retryAfter(v string) time.Duration {
 	return 0
 }
 
-// maskURL removes user information and the query string from a URL for
-// display.
+// maskURL removes user information, the query string and the fragment
+// from a URL for display. An opaque URL (http:user:pw@host/x, which
+// url.Parse does not split) shows only its scheme.
 func maskURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "<invalid URL>"
+	}
+	if u.Opaque != "" {
+		return u.Scheme + ":xxxxx"
 	}
 	if u.User != nil {
 		u.User = url.User("xxxxx")

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/gitopskit/kit/git/internal/redact"
 )
 
 // Keys of a Secret's data understood by AuthFromSecret.
@@ -133,20 +135,18 @@ func Scheme(remote string) (string, error) {
 	return "", fmt.Errorf("%w: unsupported scheme in %q", ErrInvalidOptions, RedactURL(remote))
 }
 
-// RedactURL removes the password of a URL's userinfo (and the whole userinfo
-// of http(s) URLs, where the user name can be a token).
-func RedactURL(remote string) string {
-	u, err := url.Parse(remote)
-	if err != nil || u.User == nil {
-		if err != nil && strings.Contains(remote, "@") && strings.Contains(remote, "://") {
-			return "<redacted url>"
-		}
-		return remote
-	}
-	if u.Scheme == "ssh" {
-		u.User = url.User(u.User.Username())
-	} else {
-		u.User = nil
-	}
-	return u.String()
-}
+// RedactURL returns remote with every credential it may carry removed, so
+// it can be shown in a message or a log:
+//
+//   - userinfo: the whole "user:password@" of http(s) and other URLs (the
+//     user name can be a token), the password of ssh:// and scp-like
+//     "user:password@host:path" remotes (whose user name is kept), in any
+//     spelling ("https://", "https:/", opaque "https:"), even with "@",
+//     "/", "?" or "#" unescaped in the password;
+//   - query values that carry a credential: those whose parameter name
+//     names one (token, private_token, access_token, password, secret,
+//     key, signature, sig, credential, auth, session, code, …) and those
+//     that look like one (16 characters or more mixing letters and
+//     digits), each replaced by "***";
+//   - the fragment, replaced by "#***".
+func RedactURL(remote string) string { return redact.URL(remote) }

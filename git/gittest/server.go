@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -150,6 +151,7 @@ func start(tb reporter, root string, opts []Option) (*Server, error) {
 	s.git = git
 	s.backend = s.newBackend()
 	s.http = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	s.http.Config.ErrorLog = log.New(&logWriter{s: s, what: "http"}, "", 0)
 	if s.cfg.tls {
 		p, err := newPKI()
 		if err != nil {

@@ -6,21 +6,22 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
-	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/storage/filesystem"
-	"github.com/go-logr/logr"
 	"golang.org/x/sys/unix"
-
-	"github.com/gitopskit/kit/git"
 )
 
 // Cache keeps one bare repository per remote URL under a root folder, so
@@ -119,95 +120,81 @@ func openCache(dir string, rebuild bool) (*filesystem.Storage, error) {
 	return st, nil
 }
 
-// Export writes the files of the revision into dir — without a .git folder —
-// fetching through the client's Cache: only objects the cache lacks cross
-// the network. A cache repository that is corrupted (does not open, misses
-// objects) is rebuilt from scratch. Submodules are not supported by Export;
-// use Clone for them.
-//
-// dir must be missing, empty, or a folder an earlier Export of this cache
-// wrote. In the last case Export owns dir: when dir is exactly as that
-// Export left it, only the files that differ between the two revisions are
-// written or removed; when anything in dir was changed (or the earlier
-// revision is no longer cached), dir is emptied and written again. Either
-// way dir ends up holding exactly the new revision's files. The cache keeps
-// the state that makes this possible beside its repository, never inside
-// dir: in full for the 16 most recently written destinations of each
-// remote (older ones are rewritten whole), and as an empty owner file for
-// up to 1,024 (older ones count as foreign and are refused). Exports into
-// the same dir must use the same Cache and remote, one at a time.
-func (c *Client) Export(ctx context.Context, dir string, opts CloneOptions) (*Result, error) {
-	ctx, cancel := withTimeout(ctx, opts.Timeout)
-	defer cancel()
-	if c.cache == nil {
-		return nil, fmt.Errorf("%w: Export needs a client built WithCache", git.ErrInvalidOptions)
-	}
-	if opts.RecurseSubmodules {
-		return nil, fmt.Errorf("%w: Export does not check out submodules; use Clone", git.ErrInvalidOptions)
-	}
-	log := logr.FromContextOrDiscard(ctx).WithValues("url", git.RedactURL(c.url), "ref", opts.Reference.String())
-	t, err := c.resolve(ctx, opts.Reference)
-	if err != nil {
-		return nil, err
-	}
-	if r := unchanged(t, opts.LastRevision); r != nil {
-		return r, nil
-	}
-	cdir := c.cache.dir(c.url)
-	unlock, err := c.cache.lock(ctx, cdir)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
+// maxPacks is the number of pack files past which a cache repository's
+// small packs (one per update) are merged into one, as git gc does, so
+// object lookups stay fast.
+const maxPacks = 16
 
-	var commit *object.Commit
-	var st *filesystem.Storage
-	var ex *exporter
-	for attempt := 0; ; attempt++ {
-		st, err = openCache(cdir, attempt > 0)
-		if err == nil {
-			ex, err = newExporter(ctx, st, dir, strings.TrimSuffix(cdir, ".git")+".exports", opts.SparseDirectories)
-			if err == nil {
-				err = ex.check()
-				if err != nil {
-					return nil, err
-				}
+// consolidatePacks merges the packs of the cache repository in dir, all
+// but the largest, into one pack when there are more than maxPacks.
+func consolidatePacks(dir string) error {
+	packDir := filepath.Join(dir, "objects", "pack")
+	idxs, err := filepath.Glob(filepath.Join(packDir, "pack-*.idx"))
+	if err != nil || len(idxs) <= maxPacks {
+		return err
+	}
+	type pack struct {
+		idx  string
+		size int64
+	}
+	var packs []pack
+	for _, idx := range idxs {
+		info, err := os.Stat(strings.TrimSuffix(idx, ".idx") + ".pack")
+		if err != nil {
+			return err
+		}
+		packs = append(packs, pack{idx, info.Size()})
+	}
+	sort.Slice(packs, func(i, j int) bool { return packs[i].size > packs[j].size })
+	var hashes []plumbing.Hash
+	for _, p := range packs[1:] {
+		f, err := os.Open(p.idx)
+		if err != nil {
+			return err
+		}
+		idx := idxfile.NewMemoryIndex()
+		err = idxfile.NewDecoder(f).Decode(idx)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		entries, err := idx.Entries()
+		if err != nil {
+			return err
+		}
+		for {
+			e, err := entries.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			hashes = append(hashes, e.Hash)
+		}
+		entries.Close()
+	}
+	st := filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault())
+	w, err := st.PackfileWriter()
+	if err != nil {
+		return err
+	}
+	if _, err := packfile.NewEncoder(w, st, false).Encode(hashes, 10); err != nil {
+		w.Close()
+		removeTempPacks(dir)
+		return err
+	}
+	if err := w.Close(); err != nil {
+		removeTempPacks(dir)
+		return err
+	}
+	for _, p := range packs[1:] {
+		base := strings.TrimSuffix(p.idx, ".idx")
+		for _, ext := range []string{".pack", ".idx", ".rev"} {
+			if err := os.Remove(base + ext); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
 			}
 		}
-		if err == nil {
-			if err = c.fetch(ctx, st, t, opts); err == nil {
-				commit, err = object.GetCommit(st, t.commit)
-				if err == nil {
-					err = verifyTree(st, commit)
-				}
-			}
-		}
-		if err == nil {
-			break
-		}
-		removeTempPacks(cdir)
-		if attempt > 0 || ctx.Err() != nil || errors.Is(err, git.ErrAuthentication) ||
-			errors.Is(err, git.ErrHostKey) || errors.Is(err, git.ErrReferenceNotFound) ||
-			errors.Is(err, git.ErrSizeLimit) {
-			return nil, err
-		}
-		log.Info("rebuilding git cache repository", "reason", err.Error())
 	}
-	inPlace, err := ex.export(commit)
-	if err != nil {
-		return nil, err
-	}
-	out, err := buildCommit(st, t, commit)
-	if err != nil {
-		return nil, err
-	}
-	log.V(1).Info("exported", "revision", out.Revision(), "inPlace", inPlace)
-	return &Result{Commit: out, Revision: out.Revision()}, nil
-}
-
-// verifyTree checks that the commit's root tree is present, which catches a
-// cache whose objects were lost.
-func verifyTree(st *filesystem.Storage, c *object.Commit) error {
-	_, err := object.GetTree(st, c.TreeHash)
-	return err
+	return nil
 }

@@ -1,193 +1,158 @@
 package gogit
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
-	"runtime"
-	"slices"
-	"sort"
 	"strings"
-	"sync"
-	"time"
 
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-logr/logr"
 
 	"github.com/gitopskit/kit/git"
 )
 
-// An export writes a commit's tree into a plain folder. After writing, it
-// records what it wrote — the commit, the sparse directories and, for every
-// path, its type, permissions, size, inode and change time — in a state file
-// kept in the cache (never in the folder). The next Export into the same
-// folder reads the state back, checks the folder against it, and when
-// nothing was touched only applies the difference between the two trees:
-// a one-commit update rewrites a handful of files instead of the whole tree.
-// A folder that does not match its state (edited, half-written, or exported
-// from another commit the cache no longer has) is emptied and written again,
-// so the result is always exactly the new tree.
+// Export writes the files of the revision into dir — without a .git folder —
+// fetching through the client's Cache: only objects the cache lacks cross
+// the network (the cache's commits are offered to the server as haves, so
+// even a shallow cache receives just the new objects). A cache repository
+// that is corrupted (does not open, misses objects) is rebuilt from
+// scratch.
 //
-// Change times cannot be set by a user, and any write, chmod, rename or
-// replacement of a file changes its change time or inode. A change within
-// the clock tick of the recording itself would go unseen by times alone (git
-// calls such entries "racily clean"), so entries whose change time is not
-// older than a probe file created after the last write are checked by
-// content hash instead.
-
-const (
-	// exportStateVersion is bumped whenever the state format or the meaning
-	// of its fields changes; a state of another version forces a rewrite.
-	exportStateVersion = 1
-	// maxExportStates bounds the full state files kept per cached remote:
-	// only the most recently written destinations can be updated in place.
-	maxExportStates = 16
-	// maxExportOwners bounds the destinations per cached remote that Export
-	// still recognises as its own (and rewrites whole) after their full
-	// state was pruned: an empty owner file each.
-	maxExportOwners = 1024
-	// maxSymlinkTarget bounds the target of a symbolic link in a tree.
-	maxSymlinkTarget = 4096
-)
-
-// exportState describes a finished export (see above). A state with an
-// empty Commit marks an export in progress: its folder is ours to empty.
-type exportState struct {
-	Version int          `json:"version"`
-	Dir     string       `json:"dir"`
-	Commit  string       `json:"commit,omitempty"`
-	Sparse  []string     `json:"sparse,omitempty"`
-	Probe   int64        `json:"probe,omitempty"`
-	Entries []stateEntry `json:"entries,omitempty"`
-}
-
-// stateEntry is one path of an export as found on disk. Directories record
-// only their path and mode.
-type stateEntry struct {
-	Path  string      `json:"p"`
-	Mode  fs.FileMode `json:"m"`
-	Size  int64       `json:"s,omitempty"`
-	Ino   uint64      `json:"i,omitempty"`
-	Ctime int64       `json:"c,omitempty"`
-}
-
-// exporter writes one export.
-type exporter struct {
-	ctx       context.Context
-	st        storer.EncodedObjectStorer
-	dir       string // absolute destination
-	sparse    []string
-	statesDir string
-	// emptied are folders an entry was removed from; they are removed at the
-	// end if nothing is left in them, as a fresh export has no empty folder.
-	emptied []string
-
-	// Writers: blobs are read here (go-git storage is used from one
-	// goroutine only) and small files are written by a pool.
-	jobs    chan writeJob
-	writers sync.WaitGroup
-	errMu   sync.Mutex
-	err     error
-}
-
-// writeJob is a small file read from the repository, waiting to be written.
-type writeJob struct {
-	dst  string
-	data []byte
-	perm os.FileMode
-}
-
-// maxQueuedBlob bounds the size of a file handed to the writer pool; larger
-// files are streamed by the caller, so memory in flight stays bounded.
-const maxQueuedBlob = 1 << 20
-
-func (e *exporter) startWriters() {
-	n := min(max(2*runtime.GOMAXPROCS(0), 2), 8)
-	e.jobs = make(chan writeJob, 2*n)
-	e.writers.Add(n)
-	for range n {
-		go func() {
-			defer e.writers.Done()
-			for j := range e.jobs {
-				if e.failed() != nil {
-					continue // drain
-				}
-				if err := writeFile(j.dst, j.perm, bytes.NewReader(j.data)); err != nil {
-					e.fail(err)
-				}
-			}
-		}()
+// dir must be missing, empty, or a folder an earlier Export of this cache
+// wrote. In the last case Export owns dir: when dir is exactly as that
+// Export left it, only the files that differ between the two revisions are
+// written or removed; when anything in dir was changed (or the earlier
+// revision is no longer cached), dir is written again whole. Either way
+// dir ends up holding exactly the new revision's files.
+//
+// Export is atomic: a whole export is written into a folder beside dir and
+// swapped in; an in-place update writes its new files beside dir, and
+// touches dir only once everything was fetched, checked and written. A
+// failed Export (a limit crossed, an unsafe path, ctx ended) leaves dir as
+// it was; in the rare case that renaming the staged files into dir fails,
+// dir is emptied instead, never left half-updated.
+//
+// With RecurseSubmodules, each submodule is fetched through the cache too
+// (a cache repository per submodule URL) and written at its path; an update
+// that changes a submodule's commit writes dir whole.
+//
+// The cache keeps the state that makes updates in place possible beside
+// its repository, never inside dir: in full for the 16 most recently
+// written destinations of each remote (older ones are rewritten whole), and
+// as an empty owner file for up to 1,024 (older ones count as foreign and
+// are refused). Exports into the same dir must use the same Cache and
+// remote, one at a time.
+func (c *Client) Export(ctx context.Context, dir string, opts CloneOptions) (*Result, error) {
+	ctx, cancel := withTimeout(ctx, opts.Timeout)
+	defer cancel()
+	if c.cache == nil {
+		return nil, fmt.Errorf("%w: Export needs a client built WithCache", git.ErrInvalidOptions)
 	}
-}
-
-// stopWriters waits for the queued files and returns the first error.
-func (e *exporter) stopWriters() error {
-	close(e.jobs)
-	e.writers.Wait()
-	return e.failed()
-}
-
-func (e *exporter) fail(err error) {
-	e.errMu.Lock()
-	defer e.errMu.Unlock()
-	if e.err == nil {
-		e.err = err
+	if err := opts.Reference.Validate(); err != nil {
+		return nil, err
 	}
-}
-
-func (e *exporter) failed() error {
-	e.errMu.Lock()
-	defer e.errMu.Unlock()
-	return e.err
-}
-
-func newExporter(ctx context.Context, st storer.EncodedObjectStorer, dir, statesDir string, sparse []string) (*exporter, error) {
+	log := logr.FromContextOrDiscard(ctx).WithValues("url", git.RedactURL(c.url), "ref", opts.Reference.String())
+	r, err := c.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	t, err := resolve(r, opts.Reference)
+	if err != nil {
+		return nil, err
+	}
+	if res := unchanged(t, opts.LastRevision); res != nil {
+		return res, nil
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
-	return &exporter{ctx: ctx, st: st, dir: abs, sparse: normalizeSparse(sparse), statesDir: statesDir}, nil
-}
-
-func normalizeSparse(dirs []string) []string {
-	var out []string
-	for _, d := range dirs {
-		d = strings.Trim(path.Clean("/"+d), "/")
-		if d == "" {
-			return nil // the whole tree
-		}
-		out = append(out, d)
+	cdir := c.cache.dir(c.url)
+	unlock, err := c.cache.lock(ctx, cdir)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(out)
-	return slices.Compact(out)
+	defer unlock()
+	e := &exporter{
+		ctx: ctx, c: c, opts: opts, dir: abs, sparse: normalizeSparse(opts.SparseDirectories),
+		submodules: opts.RecurseSubmodules, statesDir: strings.TrimSuffix(cdir, ".git") + ".exports",
+		ws: newWalkState(opts.limits()), held: map[string]*filesystem.Storage{},
+	}
+	if err := e.check(); err != nil {
+		return nil, err
+	}
+	st, commit, err := c.fetchCached(ctx, r, cdir, t, opts)
+	if err != nil {
+		return nil, err
+	}
+	e.st = st
+	e.held[cdir] = st
+	inPlace, err := e.export(commit)
+	if err != nil {
+		return nil, err
+	}
+	if err := consolidatePacks(cdir); err != nil {
+		log.Info("could not consolidate the cache's pack files", "error", err.Error())
+	}
+	out, err := buildCommit(st, t, commit)
+	if err != nil {
+		return nil, err
+	}
+	log.V(1).Info("exported", "revision", out.Revision(), "inPlace", inPlace)
+	return &Result{Commit: out, Revision: out.Revision()}, nil
 }
 
-func (e *exporter) statePath() string {
-	sum := sha256.Sum256([]byte(e.dir))
-	return filepath.Join(e.statesDir, hex.EncodeToString(sum[:16])+".json")
+// fetchCached fetches the target into the cache repository cdir (locked
+// by the caller), rebuilding the repository once when it does not open or
+// misses objects.
+func (c *Client) fetchCached(ctx context.Context, r *remote, cdir string, t *target, opts CloneOptions) (*filesystem.Storage, *object.Commit, error) {
+	log := logr.FromContextOrDiscard(ctx)
+	for attempt := 0; ; attempt++ {
+		st, err := openCache(cdir, attempt > 0)
+		var commit *object.Commit
+		if err == nil {
+			if err = c.fetch(ctx, r, st, cdir, t, opts); err == nil {
+				commit, err = object.GetCommit(st, t.commit)
+				if err == nil {
+					_, err = object.GetTree(st, commit.TreeHash)
+				}
+			}
+		}
+		if err == nil {
+			return st, commit, nil
+		}
+		removeTempPacks(cdir)
+		if attempt > 0 || ctx.Err() != nil || errors.Is(err, git.ErrAuthentication) ||
+			errors.Is(err, git.ErrHostKey) || errors.Is(err, git.ErrReferenceNotFound) ||
+			errors.Is(err, git.ErrSizeLimit) || errors.Is(err, git.ErrUnsafePath) {
+			return nil, nil, err
+		}
+		log.Info("rebuilding git cache repository", "reason", err.Error())
+		// The session's advertisement is still good; the fetch runs again
+		// into an empty repository.
+	}
 }
 
-// ownerPath is the file that remains of a destination's state once the
-// state itself was pruned.
-func (e *exporter) ownerPath() string {
-	return strings.TrimSuffix(e.statePath(), ".json") + ".owner"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
+// exporter writes one export.
+type exporter struct {
+	ctx        context.Context
+	c          *Client
+	opts       CloneOptions
+	st         *filesystem.Storage // the cache repository
+	dir        string              // absolute destination
+	sparse     []string
+	submodules bool
+	statesDir  string
+	ws         *walkState
+	// held are the cache repositories this export has locked, by folder,
+	// so a submodule of the same URL reuses its parent's.
+	held map[string]*filesystem.Storage
 }
 
 // check is called before any network work: the destination must be missing,
@@ -199,6 +164,195 @@ func (e *exporter) check() error {
 	}
 	if !fileExists(e.statePath()) && !fileExists(e.ownerPath()) {
 		return fmt.Errorf("%w: destination %s is not empty and was not exported from this cache", git.ErrInvalidOptions, e.dir)
+	}
+	return nil
+}
+
+// export writes commit's tree into the destination, in place when the
+// destination still holds an earlier export of this cache. It reports
+// whether the update was in place.
+func (e *exporter) export(commit *object.Commit) (inPlace bool, err error) {
+	log := logr.FromContextOrDiscard(e.ctx)
+	if err := os.MkdirAll(filepath.Dir(e.dir), 0o755); err != nil {
+		return false, err
+	}
+	if err := os.MkdirAll(e.statesDir, 0o755); err != nil {
+		return false, err
+	}
+	removeStaleStaging(e.dir)
+	empty, err := isEmptyDir(e.dir)
+	if err != nil {
+		return false, err
+	}
+	if !empty {
+		prev, state, reason := e.previous()
+		switch {
+		case prev != nil && prev.Hash == commit.Hash:
+			return true, nil // already there, untouched
+		case prev != nil:
+			err := e.update(prev, commit, state)
+			if !errors.Is(err, errRewrite) {
+				return err == nil, err
+			}
+			reason = "a submodule changed"
+		}
+		log.Info("rewriting the whole export", "dir", e.dir, "reason", reason)
+	}
+	return false, e.rewrite(commit)
+}
+
+// rewrite writes the whole export into a folder beside the destination,
+// then swaps it in.
+func (e *exporter) rewrite(commit *object.Commit) error {
+	stage, err := newStaging(e.dir)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stage)
+	root, err := os.OpenRoot(stage)
+	if err != nil {
+		return err
+	}
+	err = e.writeAll(root, e.st, commit, e.sparse, e.ws)
+	root.Close()
+	if err != nil {
+		return err
+	}
+	// From here until the final state is written the folder matches no
+	// state: mark it as ours so an interrupted export is redone, not refused.
+	if err := e.writeState(&exportState{Version: exportStateVersion, Dir: e.dir}); err != nil {
+		return err
+	}
+	if err := swapIn(stage, e.dir); err != nil {
+		_ = clearDir(e.dir)
+		return err
+	}
+	return e.record(commit.Hash)
+}
+
+// writeAll writes commit's tree (read from st) under root, then its
+// submodules when the export recurses into them.
+func (e *exporter) writeAll(root *os.Root, st *filesystem.Storage, commit *object.Commit, sparse []string, ws *walkState) error {
+	w := &treeWriter{ctx: e.ctx, st: st, root: root, sparse: sparse, use: ws.use, gitlinks: e.submodules}
+	w.start()
+	err := w.writeTree(commit.TreeHash, "")
+	if werr := w.stop(); err == nil {
+		err = werr
+	}
+	if err != nil || !e.submodules {
+		return err
+	}
+	return e.writeSubmodules(root, st, commit, sparse, ws)
+}
+
+// writeSubmodules fetches each submodule of commit through the cache and
+// writes it at its path under root.
+func (e *exporter) writeSubmodules(root *os.Root, st *filesystem.Storage, commit *object.Commit, sparse []string, ws *walkState) error {
+	subs, err := e.c.submodules(st, commit, sparse, ws.subs, ws.depth)
+	if err != nil {
+		return err
+	}
+	for _, s := range subs {
+		if err := e.writeSubmodule(root, s, sparse, ws.nested()); err != nil {
+			return fmt.Errorf("submodule %s: %w", s.path, err)
+		}
+	}
+	return nil
+}
+
+func (e *exporter) writeSubmodule(root *os.Root, s submodule, sparse []string, ws *walkState) error {
+	cdir := e.c.cache.dir(s.client.url)
+	st, ok := e.held[cdir]
+	if !ok {
+		unlock, err := e.c.cache.lock(e.ctx, cdir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	r, err := s.client.open(e.ctx)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	t := &target{commit: s.commit, object: s.commit, exact: true}
+	subOpts := subOptions(s, e.opts)
+	if ok {
+		err = s.client.fetch(e.ctx, r, st, cdir, t, subOpts)
+	} else {
+		st, _, err = s.client.fetchCached(e.ctx, r, cdir, t, subOpts)
+		if err == nil {
+			e.held[cdir] = st
+			defer delete(e.held, cdir)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	commit, err := object.GetCommit(st, s.commit)
+	if err != nil {
+		return fmt.Errorf("%w: commit %s", git.ErrReferenceNotFound, s.commit)
+	}
+	subRoot, err := root.OpenRoot(s.path)
+	if err != nil {
+		return err
+	}
+	defer subRoot.Close()
+	sub := &exporter{ctx: e.ctx, c: s.client, opts: subOpts, st: st, submodules: true, held: e.held}
+	return sub.writeAll(subRoot, st, commit, subOpts.SparseDirectories, ws)
+}
+
+// newStaging creates the folder an export of dir is written into: beside
+// dir, so it can be renamed into place.
+func newStaging(dir string) (string, error) {
+	stage, err := os.MkdirTemp(filepath.Dir(dir), stagingPrefix(dir))
+	if err != nil {
+		return "", err
+	}
+	if err := os.Chmod(stage, 0o755); err != nil {
+		os.RemoveAll(stage)
+		return "", err
+	}
+	return stage, nil
+}
+
+func stagingPrefix(dir string) string { return "." + filepath.Base(dir) + ".gitopskit-" }
+
+// removeStaleStaging removes what an interrupted export of dir left beside
+// it.
+func removeStaleStaging(dir string) {
+	stale, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), stagingPrefix(dir)+"*"))
+	for _, s := range stale {
+		_ = os.RemoveAll(s)
+	}
+}
+
+// swapIn replaces dest by the folder stage: by renaming dest aside and
+// stage into its place when it can, else (dest is a mount point, say) by
+// emptying dest and moving stage's entries into it.
+func swapIn(stage, dest string) error {
+	if _, err := os.Lstat(dest); errors.Is(err, os.ErrNotExist) {
+		return os.Rename(stage, dest)
+	}
+	old := stage + ".old"
+	if err := os.Rename(dest, old); err == nil {
+		if err := os.Rename(stage, dest); err != nil {
+			_ = os.Rename(old, dest)
+			return err
+		}
+		return os.RemoveAll(old)
+	}
+	if err := clearDir(dest); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(stage)
+	if err != nil {
+		return err
+	}
+	for _, d := range entries {
+		if err := os.Rename(filepath.Join(stage, d.Name()), filepath.Join(dest, d.Name())); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -221,515 +375,7 @@ func isEmptyDir(dir string) (bool, error) {
 	return len(names) == 0, err
 }
 
-// export writes commit's tree into the destination, in place when the
-// destination still holds an earlier export of this cache. It reports
-// whether the update was in place.
-func (e *exporter) export(commit *object.Commit) (inPlace bool, err error) {
-	log := logr.FromContextOrDiscard(e.ctx)
-	if err := e.check(); err != nil {
-		return false, err
-	}
-	if err := os.MkdirAll(e.dir, 0o755); err != nil {
-		return false, err
-	}
-	if err := os.MkdirAll(e.statesDir, 0o755); err != nil {
-		return false, err
-	}
-	var oldTree plumbing.Hash
-	empty, err := isEmptyDir(e.dir)
-	if err != nil {
-		return false, err
-	}
-	if !empty {
-		prev, reason := e.previous()
-		if prev != nil && prev.Hash == commit.Hash {
-			return true, nil // already there, untouched
-		}
-		if prev != nil {
-			oldTree, inPlace = prev.TreeHash, true
-		} else {
-			log.Info("rewriting the whole export", "dir", e.dir, "reason", reason)
-		}
-	}
-	// From here until the final state is written the folder matches no
-	// state: mark it as ours so an interrupted export is redone, not refused.
-	if err := e.writeState(&exportState{Version: exportStateVersion, Dir: e.dir}); err != nil {
-		return false, err
-	}
-	if !empty && !inPlace {
-		if err := clearDir(e.dir); err != nil {
-			return false, err
-		}
-	}
-	e.startWriters()
-	err = e.apply(oldTree, commit.TreeHash, "")
-	if werr := e.stopWriters(); err == nil {
-		err = werr
-	}
-	if err != nil {
-		return false, err
-	}
-	e.removeEmptied()
-	if err := e.record(commit.Hash); err != nil {
-		return false, err
-	}
-	return inPlace, nil
-}
-
-// previous returns the commit the destination holds untouched, or nil and
-// the reason it cannot be updated in place.
-func (e *exporter) previous() (*object.Commit, string) {
-	data, err := os.ReadFile(e.statePath())
-	if err != nil {
-		return nil, "no export state (pruned: more recent destinations were exported)"
-	}
-	var s exportState
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, "unreadable export state"
-	}
-	switch {
-	case s.Version != exportStateVersion:
-		return nil, "export state of another version"
-	case s.Dir != e.dir:
-		return nil, "export state of another folder"
-	case s.Commit == "":
-		return nil, "the previous export did not finish"
-	case !slices.Equal(s.Sparse, e.sparse):
-		return nil, "sparse directories changed"
-	}
-	prev, err := object.GetCommit(e.st, plumbing.NewHash(s.Commit))
-	if err != nil {
-		return nil, "the previous commit is no longer cached"
-	}
-	tree, err := prev.Tree()
-	if err != nil {
-		return nil, "the previous tree is no longer cached"
-	}
-	found, err := scan(e.dir)
-	if err != nil {
-		return nil, err.Error()
-	}
-	if len(found) != len(s.Entries) {
-		return nil, "the folder was modified"
-	}
-	for i, f := range found {
-		want := s.Entries[i]
-		if f != want {
-			return nil, "the folder was modified"
-		}
-		if f.Mode.IsDir() || f.Ctime < s.Probe {
-			continue
-		}
-		// Racily clean: changed in the tick the state was recorded in?
-		if !e.sameContent(tree, f) {
-			return nil, "the folder was modified"
-		}
-	}
-	return prev, ""
-}
-
-// sameContent reports whether the file or link at f.Path holds the blob the
-// tree has there.
-func (e *exporter) sameContent(tree *object.Tree, f stateEntry) bool {
-	entry, err := tree.FindEntry(f.Path)
-	if err != nil {
-		return false
-	}
-	p := filepath.Join(e.dir, filepath.FromSlash(f.Path))
-	var h plumbing.Hash
-	if f.Mode&fs.ModeSymlink != 0 {
-		target, err := os.Readlink(p)
-		if err != nil {
-			return false
-		}
-		h = plumbing.ComputeHash(plumbing.BlobObject, []byte(filepath.ToSlash(target)))
-	} else {
-		r, err := os.Open(p)
-		if err != nil {
-			return false
-		}
-		defer r.Close()
-		hasher := plumbing.NewHasher(plumbing.BlobObject, f.Size)
-		if n, err := io.Copy(hasher, r); err != nil || n != f.Size {
-			return false
-		}
-		h = hasher.Sum()
-	}
-	return h == entry.Hash
-}
-
-// scan lists everything under dir in lexical order, as recorded in a state.
-func scan(dir string) ([]stateEntry, error) {
-	var out []stateEntry
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == dir {
-			return nil
-		}
-		info, err := d.Info() // lstat
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		se := stateEntry{Path: filepath.ToSlash(rel), Mode: info.Mode() & (fs.ModeType | fs.ModePerm)}
-		if !info.IsDir() {
-			ino, ctime, ok := fileIdentity(info)
-			if !ok {
-				return errors.New("file identity (inode, change time) unavailable on this platform")
-			}
-			se.Size, se.Ino, se.Ctime = info.Size(), ino, ctime
-		}
-		out = append(out, se)
-		return nil
-	})
-	return out, err
-}
-
-// record writes the state of the finished export.
-func (e *exporter) record(commit plumbing.Hash) error {
-	probe, err := os.CreateTemp(e.dir, ".gitopskit-probe-*")
-	if err != nil {
-		return err
-	}
-	info, statErr := probe.Stat()
-	probe.Close()
-	if err := os.Remove(probe.Name()); err != nil {
-		return err
-	}
-	if statErr != nil {
-		return statErr
-	}
-	_, probeTime, ok := fileIdentity(info)
-	if !ok {
-		return nil // no state: the next export rewrites the folder
-	}
-	entries, err := scan(e.dir)
-	if err != nil {
-		return err
-	}
-	return e.writeState(&exportState{
-		Version: exportStateVersion,
-		Dir:     e.dir,
-		Commit:  commit.String(),
-		Sparse:  e.sparse,
-		Probe:   probeTime,
-		Entries: entries,
-	})
-}
-
-// writeState replaces the destination's state atomically and keeps at most
-// maxExportStates states, dropping the least recently written.
-func (e *exporter) writeState(s *exportState) error {
-	data, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(e.statesDir, ".state-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), e.statePath()); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Remove(e.ownerPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return pruneStates(e.statesDir)
-}
-
-// pruneStates keeps the full state of the maxExportStates most recently
-// written destinations. Older ones are replaced by an owner file (so Export
-// still knows the folder is its own, and rewrites it whole); past
-// maxExportOwners owner files, the oldest are dropped (their folders then
-// count as foreign).
-func pruneStates(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	type file struct {
-		name string
-		mod  time.Time
-	}
-	var states, owners []file
-	for _, d := range entries {
-		info, err := d.Info()
-		if err != nil {
-			continue
-		}
-		switch filepath.Ext(d.Name()) {
-		case ".json":
-			states = append(states, file{d.Name(), info.ModTime()})
-		case ".owner":
-			owners = append(owners, file{d.Name(), info.ModTime()})
-		}
-	}
-	newestFirst := func(fs []file) {
-		sort.Slice(fs, func(i, j int) bool { return fs[i].mod.After(fs[j].mod) })
-	}
-	if len(states) > maxExportStates {
-		newestFirst(states)
-		for _, s := range states[maxExportStates:] {
-			p := filepath.Join(dir, s.name)
-			owner := strings.TrimSuffix(p, ".json") + ".owner"
-			if err := os.WriteFile(owner, nil, 0o644); err != nil {
-				return err
-			}
-			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-			owners = append(owners, file{filepath.Base(owner), time.Now()})
-		}
-	}
-	if len(owners) > maxExportOwners {
-		newestFirst(owners)
-		for _, o := range owners[maxExportOwners:] {
-			if err := os.Remove(filepath.Join(dir, o.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// clearDir removes everything inside dir.
-func clearDir(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, d := range entries {
-		if err := os.RemoveAll(filepath.Join(dir, d.Name())); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// apply turns the export of tree oldH (zero: nothing) at rel into the
-// export of tree newH. Subtrees with the same hash are skipped without
-// being read.
-func (e *exporter) apply(oldH, newH plumbing.Hash, rel string) error {
-	if oldH == newH {
-		return nil
-	}
-	if err := e.ctx.Err(); err != nil {
-		return err
-	}
-	if err := e.failed(); err != nil {
-		return err
-	}
-	oldEntries, err := e.entries(oldH, rel)
-	if err != nil {
-		return err
-	}
-	newEntries, err := e.entries(newH, rel)
-	if err != nil {
-		return err
-	}
-	names := make([]string, 0, len(newEntries)+len(oldEntries))
-	for n := range newEntries {
-		names = append(names, n)
-	}
-	for n := range oldEntries {
-		if _, ok := newEntries[n]; !ok {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		p := path.Join(rel, name)
-		o, hasOld := oldEntries[name]
-		n, hasNew := newEntries[name]
-		oldDir, newDir := hasOld && o.Mode == filemode.Dir, hasNew && n.Mode == filemode.Dir
-		oldFile := hasOld && isFile(o.Mode) && sparseIncludes(e.sparse, p)
-		newFile := hasNew && isFile(n.Mode) && sparseIncludes(e.sparse, p)
-		switch {
-		case oldDir && newDir:
-			if err := e.apply(o.Hash, n.Hash, p); err != nil {
-				return err
-			}
-			continue
-		case oldDir:
-			if err := e.remove(p); err != nil {
-				return err
-			}
-		case oldFile && (!newFile || o.Hash != n.Hash || o.Mode != n.Mode):
-			if err := e.remove(p); err != nil {
-				return err
-			}
-		case oldFile:
-			continue // unchanged
-		}
-		switch {
-		case newDir:
-			if err := e.apply(plumbing.ZeroHash, n.Hash, p); err != nil {
-				return err
-			}
-		case newFile:
-			if err := e.write(p, n); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func isFile(m filemode.FileMode) bool {
-	return m == filemode.Regular || m == filemode.Executable || m == filemode.Deprecated || m == filemode.Symlink
-}
-
-// entries reads a tree (none for the zero hash), refusing names that would
-// escape the destination or plant a .git folder, and duplicate names.
-func (e *exporter) entries(h plumbing.Hash, rel string) (map[string]object.TreeEntry, error) {
-	if h.IsZero() {
-		return nil, nil
-	}
-	t, err := object.GetTree(e.st, h)
-	if err != nil {
-		return nil, fmt.Errorf("read tree %s: %w", h, err)
-	}
-	out := make(map[string]object.TreeEntry, len(t.Entries))
-	for _, entry := range t.Entries {
-		if !safeName(entry.Name) {
-			return nil, fmt.Errorf("%w: unsafe path %q in tree", git.ErrInvalidOptions, path.Join(rel, entry.Name))
-		}
-		if _, dup := out[entry.Name]; dup {
-			return nil, fmt.Errorf("%w: duplicate path %q in tree", git.ErrInvalidOptions, path.Join(rel, entry.Name))
-		}
-		out[entry.Name] = entry
-	}
-	return out, nil
-}
-
-// safeName accepts a tree entry name that is one path element and not a
-// git folder (in any case, as git itself refuses).
-func safeName(name string) bool {
-	return name != "" && name != "." && name != ".." &&
-		!strings.ContainsAny(name, "/\\\x00") && !strings.EqualFold(name, ".git")
-}
-
-// remove deletes the file, link or folder at p.
-func (e *exporter) remove(p string) error {
-	dst := filepath.Join(e.dir, filepath.FromSlash(p))
-	if err := os.RemoveAll(dst); err != nil {
-		return err
-	}
-	e.emptied = append(e.emptied, filepath.Dir(dst))
-	return nil
-}
-
-// removeEmptied removes the folders left empty by removals, up to the
-// destination.
-func (e *exporter) removeEmptied() {
-	for _, d := range e.emptied {
-		for d != e.dir && strings.HasPrefix(d, e.dir+string(filepath.Separator)) {
-			info, err := os.Lstat(d)
-			if err != nil || !info.IsDir() || os.Remove(d) != nil {
-				break // gone, replaced by a file, or not empty
-			}
-			d = filepath.Dir(d)
-		}
-	}
-}
-
-// write creates the file or link of entry at p; nothing may exist there.
-func (e *exporter) write(p string, entry object.TreeEntry) error {
-	dst := filepath.Join(e.dir, filepath.FromSlash(p))
-	if err := withinDir(e.dir, dst); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	blob, err := object.GetBlob(e.st, entry.Hash)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", p, err)
-	}
-	r, err := blob.Reader()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	if entry.Mode == filemode.Symlink {
-		target, err := io.ReadAll(io.LimitReader(r, maxSymlinkTarget+1))
-		if err != nil {
-			return err
-		}
-		if !safeLinkTarget(p, string(target)) {
-			return fmt.Errorf("%w: symlink %q points outside the checkout", git.ErrInvalidOptions, p)
-		}
-		return os.Symlink(filepath.FromSlash(string(target)), dst)
-	}
-	perm := os.FileMode(0o644)
-	if entry.Mode == filemode.Executable {
-		perm = 0o755
-	}
-	if blob.Size > maxQueuedBlob {
-		return writeFile(dst, perm, r)
-	}
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	e.jobs <- writeJob{dst: dst, data: data, perm: perm}
-	return nil
-}
-
-// writeFile creates dst (nothing may exist there: O_EXCL never follows a
-// link planted at dst) with the content of r.
-func writeFile(dst string, perm os.FileMode, r io.Reader) error {
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, r); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
-// safeLinkTarget accepts the target of the link at p (slash-separated,
-// relative to the destination) when it resolves inside the destination
-// whatever the links it passes through: relative, no NUL, leading ".."
-// elements that stay inside, and no ".." after a normal element (which could
-// climb out of a link to a folder, e.g. "l/.." with l -> ".").
-func safeLinkTarget(p, target string) bool {
-	if target == "" || len(target) > maxSymlinkTarget || strings.ContainsRune(target, 0) || path.IsAbs(target) {
-		return false
-	}
-	depth := strings.Count(p, "/") // folders above the link, inside the destination
-	climbing := true
-	for _, el := range strings.Split(target, "/") {
-		switch el {
-		case "", ".":
-		case "..":
-			if !climbing {
-				return false
-			}
-			depth--
-			if depth < 0 {
-				return false
-			}
-		default:
-			climbing = false
-		}
-	}
-	return true
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -298,8 +298,8 @@ func TestExportRefusesEscapingSymlinks(t *testing.T) {
 			e := newExportEnv(t)
 			e.repo.Commit("main", "evil", map[string]string{"l": ".", "evil": target}, gittest.Symlinks("l", "evil"))
 			_, err := e.c.Export(context.Background(), filepath.Join(t.TempDir(), "out"), gogit.CloneOptions{})
-			if !errors.Is(err, git.ErrInvalidOptions) {
-				t.Fatalf("err = %v, want ErrInvalidOptions", err)
+			if !errors.Is(err, git.ErrUnsafePath) {
+				t.Fatalf("err = %v, want ErrUnsafePath", err)
 			}
 		})
 	}

@@ -2,9 +2,9 @@ package gogit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -23,7 +23,7 @@ func (c *Client) Init(ctx context.Context, dir, branch string) error {
 	if branch == "" {
 		branch = "main"
 	}
-	if err := emptyDir(dir); err != nil {
+	if _, err := emptyDir(dir); err != nil {
 		return err
 	}
 	repo, err := gogit.PlainInitWithOptions(dir, &gogit.PlainInitOptions{
@@ -52,6 +52,12 @@ type CommitOptions struct {
 
 // Commit writes the files, stages every change of the worktree in dir and
 // commits it on the current branch. It returns the new commit's hash.
+//
+// Files are written through an os.Root on dir: a path is refused
+// (git.ErrUnsafePath) when it is absolute, climbs with "..", names a .git
+// folder at any depth, or resolves through a symbolic link to outside the
+// worktree, however the link is spelled (absolute, "../..", a chain of
+// links, a linked parent folder).
 func (c *Client) Commit(ctx context.Context, dir string, opts CommitOptions) (string, error) {
 	if opts.Author.Name == "" || opts.Author.Email == "" {
 		return "", fmt.Errorf("%w: commit author name and email are required", git.ErrInvalidOptions)
@@ -60,16 +66,16 @@ func (c *Client) Commit(ctx context.Context, dir string, opts CommitOptions) (st
 	if err != nil {
 		return "", err
 	}
-	for name, data := range opts.Files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := withinDir(dir, p); err != nil || strings.HasPrefix(filepath.ToSlash(name), ".git") {
-			return "", fmt.Errorf("%w: path %q", git.ErrInvalidOptions, name)
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if len(opts.Files) > 0 {
+		root, err := os.OpenRoot(dir)
+		if err != nil {
 			return "", err
 		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			return "", err
+		defer root.Close()
+		for name, data := range opts.Files {
+			if err := writeWorktreeFile(root, name, data); err != nil {
+				return "", err
+			}
 		}
 	}
 	wt, err := repo.Worktree()
@@ -91,87 +97,133 @@ func (c *Client) Commit(ctx context.Context, dir string, opts CommitOptions) (st
 	return h.String(), nil
 }
 
+// writeWorktreeFile writes data at the slash-separated path name under
+// root, creating its folders.
+func writeWorktreeFile(root *os.Root, name string, data []byte) error {
+	clean, ok := worktreePath(name)
+	if !ok {
+		return fmt.Errorf("%w: path %q", git.ErrUnsafePath, name)
+	}
+	native := filepath.FromSlash(clean)
+	if dir := filepath.Dir(native); dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return rootError(name, err)
+		}
+	}
+	if err := root.WriteFile(native, data, 0o644); err != nil {
+		return rootError(name, err)
+	}
+	return nil
+}
+
+// worktreePath checks a path given to Commit: relative, every element a
+// plain name (no ".", "..", ".git" in any case, NUL or backslash).
+func worktreePath(name string) (string, bool) {
+	if name == "" || path.IsAbs(name) {
+		return "", false
+	}
+	for _, el := range strings.Split(name, "/") {
+		if !safeName(el) {
+			return "", false
+		}
+	}
+	return name, true
+}
+
+// rootError reports an os.Root refusal (a path that resolves outside the
+// worktree) as git.ErrUnsafePath.
+func rootError(name string, err error) error {
+	if strings.Contains(err.Error(), "path escapes") {
+		return fmt.Errorf("%w: path %q resolves outside the worktree", git.ErrUnsafePath, name)
+	}
+	return err
+}
+
 // SwitchBranch checks out branch in dir, creating it at the current commit
-// when create is true.
+// when create is true. Switching to an existing branch refuses a worktree
+// with changes not staged, and writes the difference between the two
+// commits as Export updates in place: through an os.Root on dir, with the
+// same checks (no unsafe path or escaping link, default limits).
 func (c *Client) SwitchBranch(ctx context.Context, dir, branch string, create bool) error {
 	repo, err := gogit.PlainOpen(dir)
 	if err != nil {
 		return err
 	}
+	name := plumbing.NewBranchReferenceName(branch)
+	if create {
+		wt, err := repo.Worktree()
+		if err != nil {
+			return err
+		}
+		return wt.Checkout(&gogit.CheckoutOptions{Branch: name, Create: true, Keep: true})
+	}
 	wt, err := repo.Worktree()
 	if err != nil {
 		return err
 	}
-	return wt.Checkout(&gogit.CheckoutOptions{Branch: plumbing.NewBranchReferenceName(branch), Create: create, Keep: create})
-}
-
-// PushOptions describe a push.
-type PushOptions struct {
-	// RefSpecs to push, e.g. "refs/heads/main:refs/heads/main". Empty pushes
-	// the current branch to the same name.
-	RefSpecs []string
-	// Force allows non-fast-forward updates.
-	Force bool
-	// Options are push options (git push -o key=value).
-	Options map[string]string
-	// Timeout bounds the push; ctx may end it sooner. Zero means
-	// DefaultTimeout; negative means no limit other than ctx.
-	Timeout time.Duration
-}
-
-// Push pushes from the repository in dir to the client's remote. A push
-// that would lose commits on the remote fails with git.ErrNonFastForward.
-func (c *Client) Push(ctx context.Context, dir string, opts PushOptions) error {
-	ctx, cancel := withTimeout(ctx, opts.Timeout)
-	defer cancel()
-	repo, err := gogit.PlainOpen(dir)
+	status, err := wt.Status()
 	if err != nil {
 		return err
 	}
-	specs := make([]config.RefSpec, 0, len(opts.RefSpecs))
-	for _, s := range opts.RefSpecs {
-		rs := config.RefSpec(s)
-		if opts.Force && !rs.IsForceUpdate() {
-			rs = config.RefSpec("+" + s)
+	for _, s := range status {
+		if s.Worktree != gogit.Unmodified && s.Worktree != gogit.Untracked {
+			return fmt.Errorf("%w: the worktree has changes not staged; commit them first", gogit.ErrUnstagedChanges)
 		}
-		if err := rs.Validate(); err != nil {
-			return fmt.Errorf("%w: refspec %q: %v", git.ErrInvalidOptions, s, err)
-		}
-		specs = append(specs, rs)
 	}
-	if len(specs) == 0 {
-		head, err := repo.Head()
-		if err != nil || !head.Name().IsBranch() {
-			return fmt.Errorf("%w: no refspec and no current branch", git.ErrInvalidOptions)
-		}
-		prefix := ""
-		if opts.Force {
-			prefix = "+"
-		}
-		specs = append(specs, config.RefSpec(fmt.Sprintf("%s%s:%s", prefix, head.Name(), head.Name())))
-	}
-	err = repo.PushContext(ctx, &gogit.PushOptions{
-		RemoteName:   "origin",
-		RemoteURL:    c.url,
-		RefSpecs:     specs,
-		Force:        opts.Force,
-		Options:      opts.Options,
-		Auth:         c.tr.Auth,
-		CABundle:     c.tr.CABundle,
-		ClientCert:   c.tr.ClientCert,
-		ClientKey:    c.tr.ClientKey,
-		ProxyOptions: c.tr.Proxy,
-	})
-	if errors.Is(err, gogit.NoErrAlreadyUpToDate) {
-		return nil
-	}
+	ref, err := repo.Reference(name, true)
 	if err != nil {
-		msg := err.Error()
-		if errors.Is(err, gogit.ErrNonFastForwardUpdate) || strings.Contains(msg, "non-fast-forward") ||
-			strings.Contains(msg, "stale info") || strings.Contains(msg, "fetch first") {
-			err = fmt.Errorf("%w: %v", git.ErrNonFastForward, err)
+		return fmt.Errorf("%w: branch %s", git.ErrReferenceNotFound, branch)
+	}
+	to, err := repo.CommitObject(ref.Hash())
+	if err != nil {
+		return err
+	}
+	var fromTree plumbing.Hash
+	if head, err := repo.Head(); err == nil {
+		from, err := repo.CommitObject(head.Hash())
+		if err != nil {
+			return err
 		}
-		return c.tr.Sanitize(ctx, "push to", err)
+		fromTree = from.TreeHash
+	}
+	idx, err := repo.Storer.Index()
+	if err != nil {
+		return err
+	}
+	var sparse []string
+	for _, e := range idx.Entries {
+		if e.SkipWorktree {
+			return fmt.Errorf("%w: SwitchBranch does not support sparse worktrees", git.ErrInvalidOptions)
+		}
+	}
+	gitDir := filepath.Join(dir, ".git")
+	stage, err := os.MkdirTemp(gitDir, "gitopskit-switch-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stage)
+	// What the switch writes is bounded by the default limits.
+	u, err := newTreeUpdate(ctx, repo.Storer, stage, sparse, &usage{lim: CloneOptions{}.limits()})
+	if err != nil {
+		return err
+	}
+	defer u.close()
+	if err := u.prepare(fromTree, to.TreeHash); err != nil {
+		return err
+	}
+	if err := u.apply(dir); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if err := writeIndex(ctx, repo.Storer, root, to.TreeHash, nil, DefaultMaxFiles); err != nil {
+		return err
+	}
+	if err := repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, name)); err != nil {
+		return err
 	}
 	return nil
 }

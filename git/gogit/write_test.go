@@ -106,7 +106,7 @@ func TestInitPushToEmptyAndReadOnly(t *testing.T) {
 	if repo.Resolve("main") != h {
 		t.Fatal("first push did not land")
 	}
-	if _, err := c.Commit(ctx, dir, gogit.CommitOptions{Author: git.Signature{Name: "a", Email: "a@b"}, Files: map[string][]byte{"../escape": []byte("x")}}); !errors.Is(err, git.ErrInvalidOptions) {
+	if _, err := c.Commit(ctx, dir, gogit.CommitOptions{Author: git.Signature{Name: "a", Email: "a@b"}, Files: map[string][]byte{"../escape": []byte("x")}}); !errors.Is(err, git.ErrUnsafePath) {
 		t.Fatalf("escaping path: err = %v", err)
 	}
 

@@ -145,3 +145,28 @@ func glob(pattern, s string) bool {
 	ok, err := regexp.MatchString(re, s)
 	return err == nil && ok
 }
+
+// Algorithms returns the host key algorithms of the keys known for
+// hostport ("host:port"), so the server is asked for a key known_hosts
+// can check; nil when none is known (the callback then refuses the host).
+func (k *KnownHosts) Algorithms(hostport string) []string {
+	name := normalize(hostport)
+	var algos []string
+	seen := map[string]bool{}
+	for _, e := range k.entries {
+		if e.revoked || !e.matches(name) {
+			continue
+		}
+		names := []string{e.key.Type()}
+		if e.key.Type() == ssh.KeyAlgoRSA {
+			names = []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+		}
+		for _, a := range names {
+			if !seen[a] {
+				seen[a] = true
+				algos = append(algos, a)
+			}
+		}
+	}
+	return algos
+}

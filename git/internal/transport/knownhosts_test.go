@@ -7,10 +7,3 @@ func FuzzParseKnownHosts(f *testing.F) {
 	f.Add([]byte("|1|abc|def ssh-rsa AAAA\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { _, _ = ParseKnownHosts(data) })
 }
-
-func TestScrubUserinfo(t *testing.T) {
-	got := scrubUserinfo(`Get "https://user:pw@host/x": fail; ssh://git@h/r`)
-	if want := `Get "https://host/x": fail; ssh://h/r`; got != want {
-		t.Fatalf("got %q want %q", got, want)
-	}
-}

@@ -1,0 +1,329 @@
+package gogit
+
+import (
+	"bufio"
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strconv"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gitopskit/kit/git"
+)
+
+// A packCheck reads a pack file as it streams from the server and refuses
+// it as soon as it crosses a limit: more bytes than limits.fetchSize, more
+// objects than limits.objects, or an object (or the result of a delta)
+// whose inflated size passes limits.objectSize. Sizes are checked against
+// each object's header before its data is inflated, and the data inflated
+// is counted, so a header that lies is caught too; memory stays constant.
+//
+// It runs beside the writer that stores the pack: packCheck.Write hands a
+// chunk over and returns only once every byte of it was checked, so the
+// storage never receives the chunk that completes a refused object (go-git
+// reads an object whole into memory once its pack is complete).
+type packCheck struct {
+	lim  limits
+	keep bool // record the ids of whole objects and the bases of REF deltas
+
+	in    chan []byte
+	need  chan struct{}
+	done  chan struct{}
+	ready bool // the checker asked for a chunk not handed over yet
+	err   error
+	cur   []byte
+
+	// Read by the caller once done: the pack's object count, the ids of its
+	// whole (not deltified) objects and the bases of its REF_DELTA objects.
+	count  uint32
+	whole  map[plumbing.Hash]bool
+	bases  map[plumbing.Hash]bool
+	stored int64 // bytes received
+}
+
+func newPackCheck(lim limits, keep bool) *packCheck {
+	c := &packCheck{lim: lim, keep: keep, in: make(chan []byte), need: make(chan struct{}), done: make(chan struct{})}
+	if keep {
+		c.whole, c.bases = map[plumbing.Hash]bool{}, map[plumbing.Hash]bool{}
+	}
+	go func() {
+		defer close(c.done)
+		c.err = c.check(bufio.NewReaderSize(c, 64<<10))
+	}()
+	return c
+}
+
+// errAfterPack reports data after the pack's checksum.
+var errAfterPack = errors.New("data after the end of the pack")
+
+// Write hands p to the checker and waits until it has checked all of it.
+// It returns the checker's error, if any, in which case p must not be
+// stored.
+func (c *packCheck) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.stored += int64(len(p))
+	if c.stored > c.lim.fetchSize {
+		return 0, &git.LimitError{Limit: "MaxFetchSize", Max: c.lim.fetchSize, What: "the fetched pack is larger than the limit"}
+	}
+	if !c.ready {
+		select {
+		case <-c.need:
+		case <-c.done:
+			return 0, c.finished()
+		}
+	}
+	c.ready = false
+	select {
+	case c.in <- p:
+	case <-c.done:
+		return 0, c.finished()
+	}
+	select {
+	case <-c.need:
+		c.ready = true
+		return len(p), nil
+	case <-c.done:
+		if c.err != nil {
+			return 0, c.err
+		}
+		if len(c.cur) > 0 {
+			return 0, errAfterPack
+		}
+		return len(p), nil
+	}
+}
+
+func (c *packCheck) finished() error {
+	if c.err != nil {
+		return c.err
+	}
+	return errAfterPack
+}
+
+// Close ends the stream and returns the checker's verdict on the whole
+// pack.
+func (c *packCheck) Close() error {
+	close(c.in)
+	<-c.done
+	if c.err != nil {
+		return c.err
+	}
+	if len(c.cur) > 0 {
+		return errAfterPack
+	}
+	return nil
+}
+
+// Read gives the checker the chunks handed over by Write.
+func (c *packCheck) Read(p []byte) (int, error) {
+	for len(c.cur) == 0 {
+		c.need <- struct{}{}
+		chunk, ok := <-c.in
+		if !ok {
+			return 0, io.EOF
+		}
+		c.cur = chunk
+	}
+	n := copy(p, c.cur)
+	c.cur = c.cur[n:]
+	return n, nil
+}
+
+// Object types in a pack.
+const (
+	packCommit   = 1
+	packTree     = 2
+	packBlob     = 3
+	packTag      = 4
+	packOFSDelta = 6
+	packREFDelta = 7
+)
+
+// check reads the pack: header, objects, checksum.
+func (c *packCheck) check(r *bufio.Reader) error {
+	var header [12]byte
+	if _, err := io.ReadFull(r, header[:]); err != nil {
+		return malformed("header", err)
+	}
+	if !bytes.Equal(header[:4], []byte("PACK")) {
+		return malformed("signature", nil)
+	}
+	if v := binary.BigEndian.Uint32(header[4:8]); v != 2 && v != 3 {
+		return malformed("version "+strconv.Itoa(int(v)), nil)
+	}
+	c.count = binary.BigEndian.Uint32(header[8:])
+	if int64(c.count) > c.lim.objects {
+		return &git.LimitError{Limit: "MaxObjects", Max: c.lim.objects, What: fmt.Sprintf("the fetched pack holds %d objects", c.count)}
+	}
+	for i := uint32(0); i < c.count; i++ {
+		if err := c.object(r); err != nil {
+			return err
+		}
+	}
+	var sum [20]byte
+	if _, err := io.ReadFull(r, sum[:]); err != nil {
+		return malformed("checksum", err)
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		return errAfterPack
+	}
+	return nil
+}
+
+func malformed(what string, err error) error {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("malformed pack: %s: %w", what, err)
+	}
+	return fmt.Errorf("malformed pack: %s", what)
+}
+
+// object reads one object entry: its header, then its deflated data.
+func (c *packCheck) object(r *bufio.Reader) error {
+	b, err := r.ReadByte()
+	if err != nil {
+		return malformed("object header", err)
+	}
+	typ := (b >> 4) & 7
+	size := uint64(b & 15)
+	for shift := 4; b&0x80 != 0; shift += 7 {
+		if shift > 56 {
+			return malformed("object size", nil)
+		}
+		if b, err = r.ReadByte(); err != nil {
+			return malformed("object header", err)
+		}
+		size |= uint64(b&0x7f) << shift
+	}
+	var base plumbing.Hash
+	switch typ {
+	case packCommit, packTree, packBlob, packTag:
+		if size > uint64(c.lim.objectSize) {
+			return c.tooLarge(size)
+		}
+	case packOFSDelta:
+		for n := 0; ; n++ {
+			if n > 9 {
+				return malformed("delta offset", nil)
+			}
+			if b, err = r.ReadByte(); err != nil {
+				return malformed("delta offset", err)
+			}
+			if b&0x80 == 0 {
+				break
+			}
+		}
+	case packREFDelta:
+		if _, err := io.ReadFull(r, base[:]); err != nil {
+			return malformed("delta base", err)
+		}
+		if c.keep {
+			c.bases[base] = true
+		}
+	default:
+		return malformed("object type "+strconv.Itoa(int(typ)), nil)
+	}
+	if typ >= packOFSDelta && size > uint64(c.lim.objectSize)+2*10 {
+		// A delta's data cannot be larger than the object it builds, plus
+		// its two size headers.
+		return c.tooLarge(size)
+	}
+	zr, err := zlib.NewReader(r)
+	if err != nil {
+		return malformed("object data", err)
+	}
+	defer zr.Close()
+	var h hash.Hash
+	if c.keep && typ < packOFSDelta {
+		h = plumbing.NewHasher(packType(typ), int64(size)).Hash
+	}
+	// At most one byte more than the header says is inflated: enough to
+	// tell that it lies.
+	data := &countingReader{r: &io.LimitedReader{R: zr, N: int64(size) + 1}}
+	if typ >= packOFSDelta {
+		// A delta starts with the sizes of its base and of its result.
+		br := bufio.NewReaderSize(data, 64)
+		for range 2 {
+			sz, err := readVarint(br)
+			if err != nil {
+				return malformed("delta header", err)
+			}
+			if sz > uint64(c.lim.objectSize) {
+				return c.tooLarge(sz)
+			}
+		}
+		if _, err := io.Copy(io.Discard, br); err != nil {
+			return malformed("object data", err)
+		}
+	} else if _, err := io.Copy(writerOrDiscard(h), data); err != nil {
+		return malformed("object data", err)
+	}
+	if uint64(data.n) != size {
+		return malformed(fmt.Sprintf("object data: %d bytes inflated, header says %d", data.n, size), nil)
+	}
+	if h != nil {
+		var id plumbing.Hash
+		copy(id[:], h.Sum(nil))
+		c.whole[id] = true
+	}
+	return nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *packCheck) tooLarge(size uint64) error {
+	return &git.LimitError{Limit: "MaxObjectSize", Max: c.lim.objectSize, What: fmt.Sprintf("the fetched pack holds an object of %d bytes", size)}
+}
+
+func packType(t byte) plumbing.ObjectType {
+	switch t {
+	case packCommit:
+		return plumbing.CommitObject
+	case packTree:
+		return plumbing.TreeObject
+	case packBlob:
+		return plumbing.BlobObject
+	}
+	return plumbing.TagObject
+}
+
+// readVarint reads a delta header size (LEB128).
+func readVarint(r io.ByteReader) (uint64, error) {
+	var v uint64
+	for shift := 0; ; shift += 7 {
+		if shift > 63 {
+			return 0, errors.New("size too long")
+		}
+		b, err := r.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		v |= uint64(b&0x7f) << shift
+		if b&0x80 == 0 {
+			return v, nil
+		}
+	}
+}
+
+func writerOrDiscard(h hash.Hash) io.Writer {
+	if h == nil {
+		return io.Discard
+	}
+	return h
+}

@@ -30,9 +30,9 @@ type dockerAuth struct {
 type dockerConfigKeychain map[string]authn.AuthConfig
 
 // parseDockerConfig parses a docker config.json document (or the legacy
-// .dockercfg form, a bare map of hosts) into a keychain and the list of
-// secrets it holds, for masking.
-func parseDockerConfig(b []byte) (dockerConfigKeychain, []string, error) {
+// .dockercfg form, a bare map of hosts) into a keychain and the
+// credentials it holds, for masking.
+func parseDockerConfig(b []byte) (dockerConfigKeychain, []authn.AuthConfig, error) {
 	if len(b) > maxDockerConfig {
 		return nil, nil, fmt.Errorf("%w: larger than %d bytes", ErrInvalidDockerConfig, maxDockerConfig)
 	}
@@ -54,7 +54,7 @@ func parseDockerConfig(b []byte) (dockerConfigKeychain, []string, error) {
 		}
 	}
 	k := dockerConfigKeychain{}
-	var secrets []string
+	var secrets []authn.AuthConfig
 	for host, a := range doc.Auths {
 		cfg := authn.AuthConfig{
 			Username:      a.Username,
@@ -72,9 +72,8 @@ func parseDockerConfig(b []byte) (dockerConfigKeychain, []string, error) {
 				return nil, nil, fmt.Errorf("%w: \"auth\" of %q is not user:password", ErrInvalidDockerConfig, normalizeHost(host))
 			}
 			cfg.Username, cfg.Password = user, pass
-			secrets = append(secrets, a.Auth)
 		}
-		secrets = append(secrets, cfg.Password, cfg.IdentityToken, cfg.RegistryToken)
+		secrets = append(secrets, cfg)
 		k[normalizeHost(host)] = cfg
 	}
 	return k, secrets, nil

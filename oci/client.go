@@ -48,7 +48,7 @@ type Client struct {
 	userAgent   string
 	maxLayer    int64
 	maxManifest int64
-	secrets     []string
+	secrets     *secretSet
 	configErr   error
 	puller      *remote.Puller
 	pusher      *remote.Pusher
@@ -68,7 +68,7 @@ func WithAuth(a authn.Authenticator) Option { return func(c *Client) { c.auth = 
 func WithBasicAuth(username, password string) Option {
 	return func(c *Client) {
 		c.auth = &authn.Basic{Username: username, Password: password}
-		c.secrets = append(c.secrets, password)
+		c.secrets.addBasic(username, password)
 	}
 }
 
@@ -76,7 +76,7 @@ func WithBasicAuth(username, password string) Option {
 func WithBearerToken(token string) Option {
 	return func(c *Client) {
 		c.auth = &authn.Bearer{Token: token}
-		c.secrets = append(c.secrets, token)
+		c.secrets.add(token)
 	}
 }
 
@@ -101,7 +101,10 @@ func WithDockerConfig(configJSON []byte) Option {
 			return
 		}
 		c.keychain = k
-		c.secrets = append(c.secrets, secrets...)
+		for _, a := range secrets {
+			c.secrets.addBasic(a.Username, a.Password)
+			c.secrets.add(a.IdentityToken, a.RegistryToken)
+		}
 	}
 }
 
@@ -147,6 +150,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		maxLayer:    DefaultMaxLayerSize,
 		maxManifest: DefaultMaxManifestSize,
 		userAgent:   "gitopskit-oci/" + moduleVersion(),
+		secrets:     newSecretSet(),
 	}
 	for _, o := range opts {
 		o(c)
@@ -154,6 +158,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	if c.configErr != nil {
 		return nil, c.configErr
 	}
+	c.secrets.freeze()
 	if c.retries <= 0 {
 		c.retries = DefaultRetries
 	}
@@ -175,7 +180,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		base = t
 	}
 	c.remoteOpts = []remote.Option{
-		remote.WithTransport(&guard{next: base, insecure: c.insecure, attempts: c.retries, backoff: c.backoff}),
+		remote.WithTransport(&guard{next: base, insecure: c.insecure, attempts: c.retries, backoff: c.backoff, secrets: c.secrets}),
 		remote.WithUserAgent(c.userAgent),
 		remote.WithRetryBackoff(remote.Backoff{Duration: c.backoff, Factor: 3, Jitter: 0.2, Steps: c.retries}),
 		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
@@ -258,6 +263,7 @@ type guard struct {
 	insecure bool
 	attempts int
 	backoff  time.Duration
+	secrets  *secretSet // learns the credentials each request sends
 }
 
 // reopener is a request body that can be read again from the start.
@@ -271,6 +277,9 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Body.Close()
 		}
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Host, ErrInsecure)
+	}
+	for _, h := range req.Header.Values("Authorization") {
+		g.secrets.addHeader(h)
 	}
 	// The version check (GET /v2/) is go-containerregistry's ping: it races
 	// https against http and retries it itself; retrying here would only

@@ -66,7 +66,9 @@ type PushOptions struct {
 }
 
 // Push archives dir reproducibly and pushes it to ref (host/repo:tag) as a
-// Flux artifact. It returns the digest reference host/repo@sha256:<hex>.
+// Flux artifact. It returns the manifest digest, sha256:<hex>, the form
+// Resolve returns and Pull's Metadata.Digest holds; host/repo@<digest>
+// names what was pushed whatever the tag becomes.
 //
 // The archive is written to a temporary file while its digest is computed,
 // then uploaded (skipped when the registry already has the blob), followed
@@ -83,7 +85,8 @@ func (c *Client) Push(ctx context.Context, ref, dir string, o PushOptions) (stri
 	return c.push(ctx, ref, dir, o)
 }
 
-// PushFile pushes a single file to ref. By default the file is archived
+// PushFile pushes a single file to ref and returns the manifest digest, as
+// Push does. By default the file is archived
 // alone, under its base name, into a Flux tar.gz layer; with
 // o.LayerMediaType set it is pushed as is under that media type.
 func (c *Client) PushFile(ctx context.Context, ref, file string, o PushOptions) (string, error) {
@@ -231,9 +234,9 @@ func (c *Client) pushLayer(ctx context.Context, ref string, l *fileLayer, o Push
 		}
 	}
 	sum := sha256.Sum256(raw)
-	digestRef := tag.Context().String() + "@sha256:" + hex.EncodeToString(sum[:])
-	log.V(1).Info("pushed artifact", "digest", "sha256:"+hex.EncodeToString(sum[:]), "size", l.size)
-	return digestRef, nil
+	digest := "sha256:" + hex.EncodeToString(sum[:])
+	log.V(1).Info("pushed artifact", "digest", digest, "size", l.size)
+	return digest, nil
 }
 
 // rawManifest is a manifest pushed byte for byte.

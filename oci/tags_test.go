@@ -10,13 +10,15 @@ import (
 	"github.com/gitopskit/kit/oci/ocitest"
 )
 
-// seedTags pushes one small artifact and tags it with every tag.
+// seedTags pushes one small artifact, tags it with every tag and returns
+// its digest reference.
 func seedTags(t *testing.T, c *oci.Client, repo string, tags ...string) string {
 	t.Helper()
-	d, err := c.Push(ctx(t), repo+":"+tags[0], writeTree(t, map[string]string{"a": "1"}), oci.PushOptions{Created: fixedTime})
+	digest, err := c.Push(ctx(t), repo+":"+tags[0], writeTree(t, map[string]string{"a": "1"}), oci.PushOptions{Created: fixedTime})
 	if err != nil {
 		t.Fatal(err)
 	}
+	d := repo + "@" + digest
 	for _, tag := range tags[1:] {
 		if err := c.Tag(ctx(t), d, tag); err != nil {
 			t.Fatalf("tag %s: %v", tag, err)
@@ -107,11 +109,11 @@ func TestTagResolveDelete(t *testing.T) {
 	reg := ocitest.New(t)
 	c := newClient(t, reg)
 	repo := reg.Repo("del")
-	d, err := c.Push(ctx(t), repo+":v1", writeTree(t, appFiles), oci.PushOptions{Created: fixedTime})
+	digest, err := c.Push(ctx(t), repo+":v1", writeTree(t, appFiles), oci.PushOptions{Created: fixedTime})
 	if err != nil {
 		t.Fatal(err)
 	}
-	digest := d[strings.LastIndex(d, "@")+1:]
+	d := repo + "@" + digest
 	if err := c.Tag(ctx(t), repo+":v1", "stable"); err != nil {
 		t.Fatal(err)
 	}

@@ -22,13 +22,14 @@ import (
 	"github.com/gitopskit/kit/oci/ocitest"
 )
 
+// pushApp pushes the app to repo:v1 and returns its digest reference.
 func pushApp(t *testing.T, c *oci.Client, reg *ocitest.Registry, repo string) string {
 	t.Helper()
 	d, err := c.Push(ctx(t), reg.Repo(repo)+":v1", writeTree(t, appFiles), oci.PushOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d
+	return reg.Repo(repo) + "@" + d
 }
 
 func TestVerifyCosignKey(t *testing.T) {
@@ -89,10 +90,11 @@ func TestVerifyCosignKeyReplayedSignature(t *testing.T) {
 	a := pushApp(t, c, reg, "a")
 	reg.Sign(t, signer, a)
 	bRef := reg.Repo("a") + ":v2"
-	b, err := c.Push(ctx(t), bRef, writeTree(t, map[string]string{"evil": "x"}), oci.PushOptions{})
+	bDigest, err := c.Push(ctx(t), bRef, writeTree(t, map[string]string{"evil": "x"}), oci.PushOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	b := reg.Repo("a") + "@" + bDigest
 	sigTag := func(d string) string { return "sha256-" + d[strings.LastIndex(d, ":")+1:] + ".sig" }
 	if err := c.Tag(ctx(t), reg.Repo("a")+":"+sigTag(a), sigTag(b)); err != nil {
 		t.Fatal(err)

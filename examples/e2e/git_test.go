@@ -129,7 +129,7 @@ func TestOCISource(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	digestRef, err := client.Push(ctx, reg.Repo("app")+":v1", dir, oci.PushOptions{Source: "https://example.com/app.git", Revision: "main@sha1:0123"})
+	digest, err := client.Push(ctx, reg.Repo("app")+":v1", dir, oci.PushOptions{Source: "https://example.com/app.git", Revision: "main@sha1:0123"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,6 @@ func TestOCISource(t *testing.T) {
 	}
 	ks := kustomization("app", f.ns, src, "./")
 	f.create(src, ks)
-	digest := digestRef[len(digestRef)-len("sha256:")-64:]
 	f.applied(ks, "v1@"+digest)
 	if got := f.configMapData(f.ns, "from-oci")["value"]; got != "v1" {
 		t.Errorf("value = %q, want v1", got)

@@ -9,7 +9,8 @@
 //
 //	reg := ocitest.New(t, ocitest.WithTLS(), ocitest.WithBasicAuth("user", "pass"))
 //	c, _ := oci.NewClient(reg.ClientOptions()...)
-//	digestRef, _ := c.Push(ctx, reg.Repo("app")+":v1", dir, oci.PushOptions{})
+//	digest, _ := c.Push(ctx, reg.Repo("app")+":v1", dir, oci.PushOptions{})
+//	digestRef := reg.Repo("app") + "@" + digest
 //	signer := ocitest.NewSigner(t)
 //	reg.Sign(t, signer, digestRef)
 //	_, err := c.Verify(ctx, digestRef, oci.VerifyOptions{PublicKeys: []crypto.PublicKey{signer.PublicKey()}})

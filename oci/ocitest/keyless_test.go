@@ -32,20 +32,22 @@ func TestKeylessSigner(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte("app\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ref, err := c.Push(context.Background(), reg.Repo("app")+":v1", dir, oci.PushOptions{})
+	pushed, err := c.Push(context.Background(), reg.Repo("app")+":v1", dir, oci.PushOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	signer := ocitest.NewKeylessSigner(t, workflow, actions)
 	mail := ocitest.NewKeylessSigner(t, "dev@example.com", "https://accounts.google.com")
 	digest := reg.SignKeyless(t, signer, reg.Repo("app")+":v1")
-	if want := ref[len(reg.Repo("app"))+1:]; digest != want {
-		t.Fatalf("signed %s, want %s", digest, want)
+	if digest != pushed {
+		t.Fatalf("signed %s, want %s", digest, pushed)
 	}
-	mailRef, err := c.Push(context.Background(), reg.Repo("mail")+":v1", dir, oci.PushOptions{Annotations: map[string]string{"x": "y"}})
+	ref := reg.Repo("app") + "@" + pushed
+	mailDigest, err := c.Push(context.Background(), reg.Repo("mail")+":v1", dir, oci.PushOptions{Annotations: map[string]string{"x": "y"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	mailRef := reg.Repo("mail") + "@" + mailDigest
 	reg.SignKeyless(t, mail, mailRef)
 
 	parse := func(s *ocitest.KeylessSigner) *root.TrustedRoot {

@@ -51,11 +51,10 @@ func push(t *testing.T, reg *ocitest.Registry, ref, content string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	digestRef, err := c.Push(context.Background(), ref, dir, oci.PushOptions{Source: "https://example.com/app.git", Revision: "main@sha1:0123"})
+	digest, err := c.Push(context.Background(), ref, dir, oci.PushOptions{Source: "https://example.com/app.git", Revision: "main@sha1:0123"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, digest, _ := strings.Cut(digestRef, "@")
 	return digest
 }
 

@@ -155,7 +155,7 @@ func TestResolutionBypassesFilters(t *testing.T) {
 		Provider:  p,
 	}, sentinelAlert(p)}, hub.WithClock(clk.Now), hub.WithWorkers(1))
 	startHub(t, h)
-	_ = h.Submit(t.Context(), succeeded("podinfo"))                                        // info: below the threshold
+	_ = h.Submit(t.Context(), succeeded("podinfo"))                                      // info: below the threshold
 	_ = h.Submit(t.Context(), failed("podinfo", "build failed"))                         // not included
 	_ = h.Submit(t.Context(), event("podinfo", events.SeverityInfo, "Progressing", "x")) // not a recovery
 	_ = h.Submit(t.Context(), failed("podinfo", "health check failed"))

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/gitopskit/kit/runtime/conditions"
 	"github.com/gitopskit/kit/runtime/reconcile"
@@ -23,6 +24,7 @@ import (
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
 	"github.com/gitopskit/kit/examples/internal/gitopsd"
+	"github.com/gitopskit/kit/examples/internal/metricstest"
 )
 
 var (
@@ -59,6 +61,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "starting gitopsd:", err)
 	} else {
 		code = m.Run()
+		// Whatever the tests asserted, a recovered panic is a failure:
+		// gitopsd records on controller-runtime's registry.
+		if err := metricstest.NoPanics(ctrlmetrics.Registry); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL:", err)
+			code = 1
+		}
 	}
 	cancel()
 	if stopped != nil {

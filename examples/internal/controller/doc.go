@@ -15,7 +15,9 @@
 //
 // Lifecycle is the part of a reconcile the reconcilers share: reading the
 // object, runtime/metrics series, suspend, finalizer, conditions and the
-// status write.
+// status write, with a recovered panic recorded as a failure. Its Reporter
+// writes progress while a reconcile works and masks secret values in every
+// message (MaskValues).
 package controller
 
 // +kubebuilder:rbac:groups=source.gitopskit.dev,resources=gitrepositories;ocirepositories,verbs=get;list;watch;update;patch

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -31,6 +33,12 @@ type Reconciled interface {
 // suspend, keep a finalizer, finalize on deletion, turn the outcome into
 // Ready/Reconciling/Stalled and a requeue (runtime/reconcile.Result), and
 // write the status once (runtime/patch), owning only its conditions.
+//
+// Only a Reconcile or Finalize that returned can make an object Ready: a
+// panic is recovered into Ready=False (reconcile.FromPanic), with the
+// object's status as it was read, and a reconcile that ends without
+// returning (runtime.Goexit) is a failure too. Every message the status
+// write carries, and the logged error, pass through the Reporter's masks.
 type Lifecycle[T Reconciled] struct {
 	// Client reads and patches the object.
 	Client client.Client
@@ -49,10 +57,10 @@ type Lifecycle[T Reconciled] struct {
 	// Finalize cleans up what the object made, once it is being deleted.
 	// The finalizer is removed when it returns nil; an error is recorded
 	// in the conditions and retried.
-	Finalize func(ctx context.Context, obj T) error
+	Finalize func(ctx context.Context, obj T, rep *Reporter) error
 	// Reconcile does the work and returns the summary Ready is computed
 	// with. Its error decides the conditions (reconcile.Stall, Wait, Fail).
-	Reconcile func(ctx context.Context, obj T) (conditions.Summary, error)
+	Reconcile func(ctx context.Context, obj T, rep *Reporter) (conditions.Summary, error)
 }
 
 // Run reconciles the object req names, read into obj (a new, empty object
@@ -94,12 +102,31 @@ func (l Lifecycle[T]) Run(ctx context.Context, req ctrl.Request, obj T) (res ctr
 	}
 
 	log := logr.FromContextOrDiscard(ctx)
-	var summary conditions.Summary
+	rep := &Reporter{owned: l.OwnedConditions, client: l.Client, obj: obj, helper: helper}
+	// As read: what a panicking reconcile leaves half-changed is dropped.
+	read := obj.DeepCopyObject()
+	var (
+		summary  conditions.Summary
+		returned bool
+	)
 	defer func() {
+		if v := recover(); v != nil {
+			retErr = reconcile.FromPanic(v)
+			var pe *reconcile.PanicError
+			errors.As(retErr, &pe)
+			log.Error(errors.New(rep.mask(retErr.Error())), "reconcile panicked", "stack", rep.mask(string(pe.Stack)))
+			if l.Metrics != nil {
+				l.Metrics.RecordPanic(obj)
+			}
+			restore(obj, read)
+			summary = conditions.Summary{}
+		} else if !returned && retErr == nil {
+			retErr = errors.New("internal error: the reconcile ended without a result")
+			restore(obj, read)
+			summary = conditions.Summary{}
+		}
 		if retErr != nil {
-			// Messages carry no secret (see reconcile.Result): they are
-			// the conditions' too.
-			log.Info("reconcile failed", "error", retErr.Error())
+			log.Info("reconcile failed", "error", rep.mask(retErr.Error()))
 		}
 		summary.Owned = append(summary.Owned, l.SummaryOwned...)
 		opts := reconcile.ResultOptions{Interval: obj.GetInterval(), Summary: summary}
@@ -107,7 +134,8 @@ func (l Lifecycle[T]) Run(ctx context.Context, req ctrl.Request, obj T) (res ctr
 			opts.RetryInterval = l.RetryInterval(obj)
 		}
 		res, retErr = reconcile.Result(obj, retErr, opts)
-		retErr = errors.Join(retErr, helper.Patch(ctx, obj, patch.Options{
+		rep.maskConditions()
+		retErr = errors.Join(retErr, rep.helper.Patch(ctx, obj, patch.Options{
 			ObservedGeneration: true,
 			OwnedConditions:    l.OwnedConditions,
 		}))
@@ -115,12 +143,100 @@ func (l Lifecycle[T]) Run(ctx context.Context, req ctrl.Request, obj T) (res ctr
 	}()
 
 	if deleting {
-		if err := l.Finalize(ctx, obj); err != nil {
+		err := l.Finalize(ctx, obj, rep)
+		returned = true
+		if err != nil {
 			return ctrl.Result{}, err
 		}
 		controllerutil.RemoveFinalizer(obj, l.Finalizer)
 		return ctrl.Result{}, nil
 	}
-	summary, err = l.Reconcile(ctx, obj)
+	summary, err = l.Reconcile(ctx, obj, rep)
+	returned = true
 	return ctrl.Result{}, err
+}
+
+// restore puts back into obj the object as it was read (a copy made by
+// DeepCopyObject), dropping whatever a failed reconcile changed in it.
+// Both are pointers to the same struct type, as DeepCopyObject promises.
+func restore(obj client.Object, read any) {
+	reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(read).Elem())
+}
+
+// Reporter is what a Lifecycle hands to Reconcile and Finalize while they
+// run: Progress shows what the reconcile is doing in the object's status
+// before it ends, and Mask keeps secret values out of every message the
+// Lifecycle writes or logs.
+type Reporter struct {
+	owned   []string
+	client  client.Client
+	obj     reconcile.Object
+	helper  *patch.Helper
+	secrets []string
+}
+
+// Progress marks the object Reconciling=True and Ready=Unknown with the
+// message ("applying revision main@sha1:…") and writes that status at once,
+// so that a long reconcile never shows a previous outcome as current. The
+// write is skipped when the status already says exactly this. Call it when
+// real work starts (a new generation or revision, a retry after a failure),
+// not on a re-check of an unchanged, Ready object: that one stays silent
+// and costs no write.
+//
+// A failed write is logged and otherwise ignored: the final status write
+// comes anyway.
+func (r *Reporter) Progress(ctx context.Context, format string, args ...any) {
+	conditions.MarkReconciling(r.obj, conditions.ProgressingReason, format, args...)
+	conditions.MarkUnknown(r.obj, conditions.Ready, conditions.ProgressingReason, format, args...)
+	r.maskConditions()
+	if err := r.helper.Patch(ctx, r.obj, patch.Options{OwnedConditions: r.owned}); err != nil {
+		logr.FromContextOrDiscard(ctx).Info("writing progress failed", "error", r.mask(err.Error()))
+		return
+	}
+	if h, err := patch.NewHelper(r.obj, r.client); err == nil {
+		r.helper = h
+	}
+}
+
+// Mask adds values that must never appear in a condition message or a log
+// line of this reconcile (the values of Secrets it read, for example): the
+// Lifecycle replaces them with "***" in every message it writes, whatever
+// error quoted them.
+func (r *Reporter) Mask(values ...string) {
+	r.secrets = append(r.secrets, values...)
+}
+
+// mask returns s with every masked value replaced.
+func (r *Reporter) mask(s string) string { return MaskValues(s, r.secrets) }
+
+// maskConditions masks the messages of the conditions the Lifecycle owns.
+func (r *Reporter) maskConditions() {
+	if len(r.secrets) == 0 {
+		return
+	}
+	for _, t := range r.owned {
+		if c := conditions.Get(r.obj, t); c != nil {
+			if m := r.mask(c.Message); m != c.Message {
+				c.Message = m
+				conditions.Set(r.obj, *c)
+			}
+		}
+	}
+}
+
+// Steady reports whether obj is Ready at its current generation with no
+// reconcile request pending: a reconcile of it re-checks what is already
+// done, and should not report progress (Reporter.Progress) unless it finds
+// new work.
+func Steady(obj reconcile.Object) bool {
+	c := conditions.Get(obj, conditions.Ready)
+	if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != obj.GetGeneration() {
+		return false
+	}
+	if rs, ok := obj.(reconcile.RequestStatus); ok {
+		if req, ok := reconcile.GetRequest(obj); ok && req.Pending(rs.GetLastHandledReconcileAt()) {
+			return false
+		}
+	}
+	return true
 }

@@ -43,15 +43,8 @@ func (fs Families) Value(name string, labels map[string]string) (float64, bool) 
 			if !hasLabels(m, labels) {
 				continue
 			}
-			switch {
-			case m.Gauge != nil:
-				return m.GetGauge().GetValue(), true
-			case m.Counter != nil:
-				return m.GetCounter().GetValue(), true
-			case m.Histogram != nil:
-				return float64(m.GetHistogram().GetSampleCount()), true
-			case m.Untyped != nil:
-				return m.GetUntyped().GetValue(), true
+			if v, ok := value(m); ok {
+				return v, true
 			}
 		}
 	}
@@ -82,4 +75,54 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 		}
 	}
 	return found == len(want)
+}
+
+// Sum returns the sum of the values (as Value reads them) of every series
+// of family name.
+func (fs Families) Sum(name string) float64 {
+	sum := 0.0
+	for _, f := range fs {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			v, _ := value(m)
+			sum += v
+		}
+	}
+	return sum
+}
+
+// value is a gauge's or counter's value, a histogram's sample count.
+func value(m *dto.Metric) (float64, bool) {
+	switch {
+	case m.Gauge != nil:
+		return m.GetGauge().GetValue(), true
+	case m.Counter != nil:
+		return m.GetCounter().GetValue(), true
+	case m.Histogram != nil:
+		return float64(m.GetHistogram().GetSampleCount()), true
+	case m.Untyped != nil:
+		return m.GetUntyped().GetValue(), true
+	}
+	return 0, false
+}
+
+// PanicFamilies are the counters of recovered reconcile panics: the
+// Lifecycle's (runtime/metrics) and controller-runtime's own.
+var PanicFamilies = []string{"gitopskit_reconcile_panics_total", "controller_runtime_reconcile_panics_total"}
+
+// NoPanics returns an error when g counts any recovered reconcile panic,
+// so a test suite can fail on a panic that its assertions did not see.
+func NoPanics(g prometheus.Gatherer) error {
+	fs, err := Gather(g)
+	if err != nil {
+		return err
+	}
+	for _, name := range PanicFamilies {
+		if n := fs.Sum(name); n > 0 {
+			return fmt.Errorf("%s = %v: a reconcile panicked", name, n)
+		}
+	}
+	return nil
 }

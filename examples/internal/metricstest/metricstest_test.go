@@ -61,3 +61,26 @@ h_count{name="x"} 3
 		}
 	}
 }
+
+func TestSumAndNoPanics(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gitopskit_reconcile_panics_total"}, []string{"name"})
+	reg.MustRegister(c)
+	c.WithLabelValues("a")
+	if err := metricstest.NoPanics(reg); err != nil {
+		t.Fatalf("a zero counter: %v", err)
+	}
+	c.WithLabelValues("a").Inc()
+	c.WithLabelValues("b").Add(2)
+	fams, err := metricstest.Gather(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fams.Sum("gitopskit_reconcile_panics_total"); got != 3 {
+		t.Errorf("Sum = %v, want 3", got)
+	}
+	if err := metricstest.NoPanics(reg); err == nil {
+		t.Error("NoPanics accepts counted panics")
+	}
+}

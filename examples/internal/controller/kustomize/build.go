@@ -19,6 +19,7 @@ import (
 	"github.com/gitopskit/kit/kustomize"
 
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
+	controllers "github.com/gitopskit/kit/examples/internal/controller"
 )
 
 // Key-name suffixes of the decryption Secret's values.
@@ -29,19 +30,19 @@ const (
 
 // build builds spec.path of the source tree at root with the spec's
 // overlay, decryption and substitution.
-func (r *KustomizationReconciler) build(ctx context.Context, obj *kustomizev1.Kustomization, root string) ([]*unstructured.Unstructured, error) {
+func (r *KustomizationReconciler) build(ctx context.Context, obj *kustomizev1.Kustomization, root string, rep *controllers.Reporter) ([]*unstructured.Unstructured, error) {
 	dir, err := buildPath(root, obj.Spec.Path)
 	if err != nil {
 		return nil, err
 	}
 	opts := kustomize.Options{Overlay: overlay(obj)}
 	if obj.Spec.Decryption != nil {
-		if opts.Decrypt, err = r.decryption(ctx, obj); err != nil {
+		if opts.Decrypt, err = r.decryption(ctx, obj, rep); err != nil {
 			return nil, err
 		}
 	}
 	if obj.Spec.PostBuild != nil {
-		if opts.Substitute, err = r.substitution(ctx, obj); err != nil {
+		if opts.Substitute, err = r.substitution(ctx, obj, rep); err != nil {
 			return nil, err
 		}
 	}
@@ -105,7 +106,7 @@ func overlay(obj *kustomizev1.Kustomization) kustomize.Overlay {
 // key ends in .agekey are age identities, in .asc armored OpenPGP private
 // keys. Without a secretRef, encrypted files fail to decrypt with a clear
 // error instead of being applied encrypted.
-func (r *KustomizationReconciler) decryption(ctx context.Context, obj *kustomizev1.Kustomization) (*kustomize.Decryption, error) {
+func (r *KustomizationReconciler) decryption(ctx context.Context, obj *kustomizev1.Kustomization, rep *controllers.Reporter) (*kustomize.Decryption, error) {
 	d := obj.Spec.Decryption
 	if d.Provider != "" && d.Provider != "sops" {
 		return nil, fmt.Errorf("decryption provider %q is not supported", d.Provider)
@@ -128,6 +129,7 @@ func (r *KustomizationReconciler) decryption(ctx context.Context, obj *kustomize
 	}
 	sort.Strings(names)
 	for _, k := range names {
+		rep.Mask(string(sec.Data[k]))
 		switch {
 		case strings.HasSuffix(k, ageKeySuffix):
 			out.AgeIdentities = append(out.AgeIdentities, string(sec.Data[k]))
@@ -143,8 +145,10 @@ func (r *KustomizationReconciler) decryption(ctx context.Context, obj *kustomize
 
 // substitution gathers the postBuild variables: the substituteFrom
 // ConfigMaps and Secrets in order, then spec.postBuild.substitute, later
-// ones winning. Values never appear in errors.
-func (r *KustomizationReconciler) substitution(ctx context.Context, obj *kustomizev1.Kustomization) (*kustomize.Substitution, error) {
+// ones winning. Values never appear in errors; the values of Secrets are
+// masked in every message of the reconcile, whatever error quotes them (an
+// API server rejection quotes the invalid value).
+func (r *KustomizationReconciler) substitution(ctx context.Context, obj *kustomizev1.Kustomization, rep *controllers.Reporter) (*kustomize.Substitution, error) {
 	vars := map[string]string{}
 	for _, ref := range obj.Spec.PostBuild.SubstituteFrom {
 		key := types.NamespacedName{Namespace: obj.Namespace, Name: ref.Name}
@@ -164,6 +168,7 @@ func (r *KustomizationReconciler) substitution(ctx context.Context, obj *kustomi
 				data = make(map[string]string, len(sec.Data))
 				for k, v := range sec.Data {
 					data[k] = string(v)
+					rep.Mask(string(v))
 				}
 			}
 		default:

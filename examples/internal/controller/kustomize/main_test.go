@@ -32,6 +32,7 @@ import (
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
 	controllers "github.com/gitopskit/kit/examples/internal/controller"
+	"github.com/gitopskit/kit/examples/internal/metricstest"
 )
 
 var (
@@ -76,6 +77,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "starting the manager:", err)
 	} else {
 		code = m.Run()
+		// Whatever the tests asserted, a recovered panic is a failure.
+		if err := metricstest.NoPanics(metricsRegistry); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL:", err)
+			code = 1
+		}
 	}
 	cancel()
 	if stopped != nil {

@@ -109,8 +109,8 @@ func (r *KustomizationReconciler) Reconcile(ctx context.Context, req crreconcile
 		OwnedConditions: ownedConditions,
 		RetryInterval:   (*kustomizev1.Kustomization).GetRetryInterval,
 		Finalize:        r.finalize,
-		Reconcile: func(ctx context.Context, obj *kustomizev1.Kustomization) (conditions.Summary, error) {
-			err := r.reconcile(ctx, obj)
+		Reconcile: func(ctx context.Context, obj *kustomizev1.Kustomization, rep *controllers.Reporter) (conditions.Summary, error) {
+			err := r.reconcile(ctx, obj, rep)
 			return conditions.Summary{SuccessMessage: "Applied revision: " + obj.Status.LastAppliedRevision}, err
 		},
 	}.Run(ctx, req, &kustomizev1.Kustomization{})
@@ -118,7 +118,7 @@ func (r *KustomizationReconciler) Reconcile(ctx context.Context, req crreconcile
 
 // reconcile does the work of one reconcile of a live Kustomization; its
 // error decides the conditions (see reconcile.Result).
-func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev1.Kustomization) error {
+func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev1.Kustomization, rep *controllers.Reporter) error {
 	conditions.MarkReconciling(obj, conditions.ProgressingReason, "reconciling generation %d", obj.Generation)
 
 	src, err := r.source(ctx, obj)
@@ -132,9 +132,16 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 		return err
 	}
 
-	force := false
+	force, requested := false, false
 	if req, ok := reconcile.GetRequest(obj); ok && req.Pending(obj.Status.LastHandledReconcileAt) {
-		force = req.Force()
+		force, requested = req.Force(), true
+	}
+	// Real work shows in the status while it runs; a re-check of an
+	// unchanged, Ready Kustomization stays silent and writes nothing.
+	working := requested || !conditions.IsReady(obj) || obj.Status.ObservedGeneration != obj.Generation ||
+		obj.Status.LastAppliedRevision != art.Revision
+	if working {
+		rep.Progress(ctx, "applying revision %s", art.Revision)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, obj.GetTimeout())
@@ -150,7 +157,7 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 		return reconcile.Fail(ArtifactFailedReason, fmt.Errorf("fetching artifact of revision %s: %w", art.Revision, err))
 	}
 
-	objs, err := r.build(ctx, obj, root)
+	objs, err := r.build(ctx, obj, root, rep)
 	if err != nil {
 		return reconcile.Fail(BuildFailedReason, fmt.Errorf("building revision %s: %w", art.Revision, err))
 	}
@@ -173,11 +180,12 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 		Recreate:         obj.Spec.Force || force,
 		Timeout:          obj.GetTimeout(),
 	})
-	next := ssa.InventoryFromChangeSet(cs)
 	if applyErr != nil {
-		// Keep tracking what was applied before, and what this partial
-		// apply created, so a later prune still finds it.
+		// Keep tracking what was applied before, and what a partial
+		// apply created, so a later prune still finds it. A set refused
+		// before any write comes with no ChangeSet: the inventory stays.
 		if cs != nil {
+			next := ssa.InventoryFromChangeSet(cs)
 			for _, e := range old.Entries {
 				if id, err := ssa.ParseInventoryID(e.ID); err == nil && !next.Has(id) {
 					next.Add(id, e.Version)
@@ -187,6 +195,7 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 		}
 		return reconcile.Fail(ApplyFailedReason, fmt.Errorf("applying revision %s: %w", art.Revision, applyErr))
 	}
+	next := ssa.InventoryFromChangeSet(cs)
 	if cs.Changed() {
 		log := logr.FromContextOrDiscard(ctx)
 		log.Info("applied", "revision", art.Revision, "created", cs.Count(ssa.ActionCreated),
@@ -216,7 +225,7 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 	}
 	setInventory(obj, next)
 
-	if err := r.checkHealth(ctx, obj, mgr, next, art.Revision); err != nil {
+	if err := r.checkHealth(ctx, obj, mgr, next, art.Revision, working, rep); err != nil {
 		return reconcile.Fail(HealthCheckFailedReason, fmt.Errorf("revision %s: %w", art.Revision, err))
 	}
 	obj.Status.LastAppliedRevision = art.Revision
@@ -367,7 +376,7 @@ func setInventory(obj *kustomizev1.Kustomization, inv *ssa.Inventory) {
 // revision: the reconcile then fails at once and the next one applies the
 // new revision, so a failing health check never holds a fix back for a
 // whole timeout.
-func (r *KustomizationReconciler) checkHealth(ctx context.Context, obj *kustomizev1.Kustomization, mgr *ssa.Manager, inv *ssa.Inventory, revision string) error {
+func (r *KustomizationReconciler) checkHealth(ctx context.Context, obj *kustomizev1.Kustomization, mgr *ssa.Manager, inv *ssa.Inventory, revision string, working bool, rep *controllers.Reporter) error {
 	var (
 		objs []*unstructured.Unstructured
 		err  error
@@ -389,6 +398,9 @@ func (r *KustomizationReconciler) checkHealth(ctx context.Context, obj *kustomiz
 		return nil
 	}
 	conditions.MarkUnknown(obj, meta.HealthyCondition, conditions.ProgressingReason, "checking the health of %d objects", len(objs))
+	if working {
+		rep.Progress(ctx, "health checking %d objects of revision %s", len(objs), revision)
+	}
 	waitCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go r.cancelOnNewRevision(waitCtx, cancel, obj.DeepCopy(), revision)
@@ -407,7 +419,7 @@ func (r *KustomizationReconciler) checkHealth(ctx context.Context, obj *kustomiz
 
 // finalize deletes or orphans the inventory as spec.deletionPolicy says,
 // and the Lifecycle then drops the finalizer.
-func (r *KustomizationReconciler) finalize(ctx context.Context, obj *kustomizev1.Kustomization) error {
+func (r *KustomizationReconciler) finalize(ctx context.Context, obj *kustomizev1.Kustomization, _ *controllers.Reporter) error {
 	del := false
 	switch obj.GetDeletionPolicy() {
 	case kustomizev1.DeletionPolicyDelete:

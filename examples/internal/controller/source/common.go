@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -76,6 +77,16 @@ func getSecret(ctx context.Context, c client.Client, namespace, name string) (*c
 		return nil, fmt.Errorf("reading secret '%s': %w", key, err)
 	}
 	return s, nil
+}
+
+// basicCredentials is the base64 user:password of an HTTP Basic
+// Authorization header, which a server echoing the request would quote:
+// masked with the password itself. Empty without a password.
+func basicCredentials(user, password string) string {
+	if password == "" {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
 }
 
 // ignorePatterns splits spec.ignore into lines for archive.Options.Ignore.

@@ -103,13 +103,13 @@ func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		OwnedConditions: ownedConditions,
 		SummaryOwned:    summaryOwned,
 		Finalize:        r.finalize,
-		Reconcile: func(ctx context.Context, obj *sourcev1.GitRepository) (s conditions.Summary, err error) {
-			return s, explainTimeout(ctx, obj.GetTimeout(), r.reconcile(ctx, obj, &s))
+		Reconcile: func(ctx context.Context, obj *sourcev1.GitRepository, rep *controllers.Reporter) (s conditions.Summary, err error) {
+			return s, explainTimeout(ctx, obj.GetTimeout(), r.reconcile(ctx, obj, rep, &s))
 		},
 	}.Run(ctx, req, &sourcev1.GitRepository{})
 }
 
-func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository, summary *conditions.Summary) error {
+func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository, rep *controllers.Reporter, summary *conditions.Summary) error {
 	log := logr.FromContextOrDiscard(ctx)
 	ctx, cancel := context.WithTimeout(ctx, obj.GetTimeout())
 	defer cancel()
@@ -134,6 +134,10 @@ func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.G
 	auth, err := r.auth(ctx, obj)
 	if err != nil {
 		return reconcile.Fail(reasonAuthFailed, err)
+	}
+	rep.Mask(auth.Password, auth.BearerToken, basicCredentials(auth.Username, auth.Password))
+	if !controllers.Steady(obj) {
+		rep.Progress(ctx, "fetching %s from '%s'", ref, git.RedactURL(url))
 	}
 	c, err := gogit.New(url, gogit.WithAuth(auth), gogit.WithCache(r.cache))
 	if err != nil {
@@ -225,7 +229,7 @@ func (r *GitRepositoryReconciler) upToDate(ctx context.Context, obj *sourcev1.Gi
 
 // finalize removes the object's artifacts and working copy; the
 // Lifecycle then removes the finalizer.
-func (r *GitRepositoryReconciler) finalize(ctx context.Context, obj *sourcev1.GitRepository) error {
+func (r *GitRepositoryReconciler) finalize(ctx context.Context, obj *sourcev1.GitRepository, _ *controllers.Reporter) error {
 	key := storage.Key{Kind: gitStorageKind, Namespace: obj.Namespace, Name: obj.Name}
 	if err := r.Storage.Remove(ctx, key); err != nil {
 		return fmt.Errorf("removing artifacts of %s: %w", key, err)

@@ -77,13 +77,13 @@ func (r *OCIRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		OwnedConditions: ownedConditions,
 		SummaryOwned:    summaryOwned,
 		Finalize:        r.finalize,
-		Reconcile: func(ctx context.Context, obj *sourcev1.OCIRepository) (s conditions.Summary, err error) {
-			return s, explainTimeout(ctx, obj.GetTimeout(), r.reconcile(ctx, obj, &s))
+		Reconcile: func(ctx context.Context, obj *sourcev1.OCIRepository, rep *controllers.Reporter) (s conditions.Summary, err error) {
+			return s, explainTimeout(ctx, obj.GetTimeout(), r.reconcile(ctx, obj, rep, &s))
 		},
 	}.Run(ctx, req, &sourcev1.OCIRepository{})
 }
 
-func (r *OCIRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.OCIRepository, summary *conditions.Summary) error {
+func (r *OCIRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.OCIRepository, rep *controllers.Reporter, summary *conditions.Summary) error {
 	log := logr.FromContextOrDiscard(ctx)
 	ctx, cancel := context.WithTimeout(ctx, obj.GetTimeout())
 	defer cancel()
@@ -111,9 +111,12 @@ func (r *OCIRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.O
 		conditions.Delete(obj, sourceVerified)
 	}
 
-	opts, err := r.clientOptions(ctx, obj, host)
+	opts, err := r.clientOptions(ctx, obj, host, rep)
 	if err != nil {
 		return reconcile.Fail(reasonAuthFailed, err)
+	}
+	if !controllers.Steady(obj) {
+		rep.Progress(ctx, "fetching '%s'", obj.Spec.URL)
 	}
 	c, err := oci.NewClient(opts...)
 	if err != nil {
@@ -241,7 +244,7 @@ func (r *OCIRepositoryReconciler) upToDate(ctx context.Context, obj *sourcev1.OC
 
 // finalize removes the object's artifacts; the Lifecycle then removes
 // the finalizer.
-func (r *OCIRepositoryReconciler) finalize(ctx context.Context, obj *sourcev1.OCIRepository) error {
+func (r *OCIRepositoryReconciler) finalize(ctx context.Context, obj *sourcev1.OCIRepository, _ *controllers.Reporter) error {
 	key := storage.Key{Kind: ociStorageKind, Namespace: obj.Namespace, Name: obj.Name}
 	if err := r.Storage.Remove(ctx, key); err != nil {
 		return fmt.Errorf("removing artifacts of %s: %w", key, err)
@@ -251,7 +254,7 @@ func (r *OCIRepositoryReconciler) finalize(ctx context.Context, obj *sourcev1.OC
 
 // clientOptions builds the registry client's options from the spec and its
 // Secrets.
-func (r *OCIRepositoryReconciler) clientOptions(ctx context.Context, obj *sourcev1.OCIRepository, host string) ([]oci.Option, error) {
+func (r *OCIRepositoryReconciler) clientOptions(ctx context.Context, obj *sourcev1.OCIRepository, host string, rep *controllers.Reporter) ([]oci.Option, error) {
 	opts := []oci.Option{oci.WithTimeout(obj.GetTimeout())}
 	if obj.Spec.Insecure {
 		opts = append(opts, oci.WithInsecure(true))
@@ -292,6 +295,7 @@ func (r *OCIRepositoryReconciler) clientOptions(ctx context.Context, obj *source
 		if !ok {
 			return nil, fmt.Errorf("secret '%s/%s' holds no credentials for registry '%s'", s.Namespace, s.Name, host)
 		}
+		rep.Mask(auth.Password, auth.IdentityToken, auth.RegistryToken, basicCredentials(auth.Username, auth.Password))
 		switch {
 		case auth.RegistryToken != "":
 			opts = append(opts, oci.WithBearerToken(auth.RegistryToken))

@@ -100,6 +100,10 @@ func newHarness(t *testing.T) *harness {
 		if err := <-done; err != nil {
 			t.Errorf("manager: %v", err)
 		}
+		// Whatever the test asserted, a recovered panic is a failure.
+		if err := metricstest.NoPanics(reg); err != nil {
+			t.Error(err)
+		}
 	})
 	return &harness{t: t, ns: ns, c: env.Client(), artifacts: srv, metrics: reg}
 }

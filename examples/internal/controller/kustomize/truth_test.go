@@ -1,10 +1,12 @@
 package kustomize
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gitopskit/kit/runtime/conditions"
@@ -89,6 +91,34 @@ func TestProgressWhileHealthChecking(t *testing.T) {
 		t.Errorf("progress breaks kstatus conventions: %v", problems)
 	}
 	f.waitNotReady(ks, HealthCheckFailedReason, a.Revision)
+}
+
+// TestSecretValuesMaskedInRejections: a value substituted from a Secret
+// that the API server rejects, quoting it, never reaches the status.
+func TestSecretValuesMaskedInRejections(t *testing.T) {
+	f := newFixture(t)
+	const secretValue = "Not A Label!! s3cr3t"
+	if err := f.c.Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "vars"},
+		StringData: map[string]string{"team": secretValue},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a := f.artifact("app", map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  labels:\n    team: ${team}\n"})
+	f.gitRepository("app", &a)
+	ks := f.kustomization("app", "app", func(s *kustomizev1.KustomizationSpec) {
+		s.PostBuild = &kustomizev1.PostBuild{SubstituteFrom: []kustomizev1.SubstituteReference{{Kind: "Secret", Name: "vars"}}}
+	})
+	got := f.waitNotReady(ks, ApplyFailedReason, a.Revision)
+	msg := conditions.Get(got, conditions.Ready).Message
+	if !strings.Contains(msg, "Invalid value") {
+		t.Errorf("Ready message %q is not the API server's rejection", msg)
+	}
+	for _, c := range got.Status.Conditions {
+		if strings.Contains(c.Message, "s3cr3t") {
+			t.Errorf("condition %s carries the Secret's value: %q", c.Type, c.Message)
+		}
+	}
 }
 
 // deployment returns a minimal Deployment manifest.

@@ -38,6 +38,18 @@ type ApplyOptions struct {
 	// its kind served, a recreated object's deletion, a dependency becoming
 	// Current. Default one minute.
 	Timeout time.Duration
+	// IgnoreRules name fields Apply leaves alone on objects that exist
+	// (Flux's driftIgnoreRules): a field a rule matches is neither applied
+	// nor counted as a change, so another field manager (an autoscaler, a
+	// webhook) may own it. A new object is created with them, as the
+	// manifest says. See IgnoreRule for what is sent instead.
+	IgnoreRules []IgnoreRule
+	// DisableLocalDecision makes Apply ask the API server about every
+	// object, as it did before the local decision: a GET per object and a
+	// server-side dry-run per existing one, so an unchanged object costs
+	// two requests (what Flux's ssa package costs). For a cautious caller
+	// and for comparisons; the answers are the same.
+	DisableLocalDecision bool
 }
 
 func (o ApplyOptions) timeout() time.Duration {
@@ -52,40 +64,51 @@ func (o ApplyOptions) timeout() time.Duration {
 // documentation). The input objects are not modified.
 //
 // A set that fails validation (a malformed object, an unknown kind, a
-// namespace on a cluster-scoped object, a bad depends-on, a cycle) is
-// rejected before any request that writes, with a nil ChangeSet.
+// namespace on a cluster-scoped object, a bad depends-on, a cycle, a bad
+// ignore rule) is rejected before any request.
 //
-// Apply then has the API server validate the whole set before it writes
-// anything: every object is read and dry-run (at most WithConcurrency at a
+// Apply then reads the live objects (one list per kind and namespace) and
+// has the API server validate the whole set before it writes anything:
+// every object that would change is dry-run (at most WithConcurrency at a
 // time, without waiting for dependencies), so schemas, CEL rules, admission
 // webhooks, a missing namespace or missing permissions are checked for all
-// objects first. When the server rejects any object, nothing is written:
-// Apply returns an empty ChangeSet and a *SetError naming every rejected
-// object and why. An immutable-field change is not a rejection when the
-// object may be recreated. Objects the server can only validate once the
-// set's own writes are done — those in a Namespace the set creates, and
-// custom resources whose CustomResourceDefinition the set creates or
-// changes — are validated as they are applied instead, so a set the API
-// server rejects is not half-applied except for those objects. The write
-// phase reuses what the pre-flight read: an unchanged object costs a GET
-// and a dry-run, as before, and a new one an extra dry-run.
+// objects first. An object the Manager finds unchanged locally (see "The
+// local decision" in the package documentation) is not sent at all. When
+// the server rejects any object, nothing is written: Apply returns a
+// *SetError naming every rejected object and why. An immutable-field
+// change is not a rejection when the object may be recreated. Objects the
+// server can only validate once the set's own writes are done — those in a
+// Namespace the set creates, and custom resources whose
+// CustomResourceDefinition the set creates or changes — are validated as
+// they are applied instead, so a set the API server rejects is not
+// half-applied except for those objects.
 //
 // Otherwise Apply returns the ChangeSet of every object that succeeded and,
 // when some failed while being applied, a *SetError naming each failed
 // object and why; objects that depend on a failed one are not applied and
 // fail with a *DependencyError.
+//
+// The ChangeSet is never nil, also alongside an error: it lists the objects
+// that were applied before the failure, and is empty when the set was
+// rejected before any write.
 func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts ApplyOptions) (*ChangeSet, error) {
+	none := &ChangeSet{Changes: []Change{}}
+	rules, err := compileIgnoreRules(opts.IgnoreRules)
+	if err != nil {
+		return none, err
+	}
 	items, err := m.prepare(ctx, objs, opts.DefaultNamespace)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	m.stampOwner(items)
 	if err := link(items); err != nil {
-		return nil, err
+		return none, err
 	}
-	pre, rejected := m.preflight(ctx, items, opts)
+	r := m.newRun(items, opts.DisableLocalDecision)
+	pre, rejected := m.preflight(ctx, r, items, rules, opts)
 	if len(rejected) > 0 {
-		return &ChangeSet{Changes: []Change{}}, &SetError{Op: "apply", Objects: rejected}
+		return none, &SetError{Op: "apply", Objects: rejected}
 	}
 	changes := make([]Change, len(items))
 	deps := make([][]int, len(items))
@@ -101,7 +124,7 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 				}
 			}
 		}
-		c, err := m.write(ctx, it, pre[i], opts)
+		c, err := m.write(ctx, r, it, pre[i], rules, opts)
 		changes[i] = c
 		return err
 	})
@@ -145,9 +168,9 @@ func (m *Manager) stampOwner(items []*item) {
 // write applies one object as its pre-flight decided, without reading or
 // dry-running it again; an object the pre-flight left alone goes through
 // applyOne.
-func (m *Manager) write(ctx context.Context, it *item, c checked, opts ApplyOptions) (Change, error) {
+func (m *Manager) write(ctx context.Context, r *run, it *item, c checked, rules []ignoreRule, opts ApplyOptions) (Change, error) {
 	if !c.done || c.action == "" {
-		return m.applyOne(ctx, it, opts)
+		return m.applyOne(ctx, r, it, rules, opts)
 	}
 	log := logr.FromContextOrDiscard(ctx).WithValues("object", it.id.String())
 	change := Change{ID: it.id, Version: it.obj.GroupVersionKind().Version, Action: c.action, Reason: c.reason}
@@ -156,6 +179,9 @@ func (m *Manager) write(ctx context.Context, it *item, c checked, opts ApplyOpti
 	case ActionSkipped:
 		return change, nil
 	case ActionUnchanged:
+		if established(c.live) {
+			return change, nil // nothing to wait for
+		}
 	case ActionCreated, ActionConfigured:
 		if _, err := m.apply(ctx, c.desired, force, false); err != nil {
 			return Change{ID: it.id, Version: change.Version}, err
@@ -172,7 +198,7 @@ func (m *Manager) write(ctx context.Context, it *item, c checked, opts ApplyOpti
 
 // applyOne reads, dry-runs and applies one object: the whole decision for
 // an object the pre-flight could not validate, made as it is applied.
-func (m *Manager) applyOne(ctx context.Context, it *item, opts ApplyOptions) (Change, error) {
+func (m *Manager) applyOne(ctx context.Context, r *run, it *item, rules []ignoreRule, opts ApplyOptions) (Change, error) {
 	log := logr.FromContextOrDiscard(ctx).WithValues("object", it.id.String())
 	gvk := it.obj.GroupVersionKind()
 	change := Change{ID: it.id, Version: gvk.Version}
@@ -183,7 +209,7 @@ func (m *Manager) applyOne(ctx context.Context, it *item, opts ApplyOptions) (Ch
 	if err := m.ensureMapping(ctx, gvk, opts.timeout()); err != nil {
 		return change, err
 	}
-	live, err := m.get(ctx, gvk, it.id)
+	live, err := r.get(ctx, it)
 	if err != nil {
 		return change, err
 	}
@@ -200,14 +226,14 @@ func (m *Manager) applyOne(ctx context.Context, it *item, opts ApplyOptions) (Ch
 		change.Action, change.Reason = ActionSkipped, "apply policy "+PolicyIfNotPresent+" and the object exists"
 		return change, nil
 	}
-	desired := it.obj
-	if it.policy == PolicyMerge {
-		desired, err = withoutOthersFields(it.obj, live, m.owner.Field)
-		if err != nil {
-			return change, err
+	if it.policy != PolicyMerge {
+		if live, err = m.takeOver(ctx, it, live); err != nil {
+			return change, fmt.Errorf("taking over fields: %w", err)
 		}
-	} else if live, err = m.takeOver(ctx, it, live); err != nil {
-		return change, fmt.Errorf("taking over fields: %w", err)
+	}
+	desired, err := m.desired(it, live, rules)
+	if err != nil {
+		return change, err
 	}
 	dry, err := m.apply(ctx, desired, force, true)
 	if err != nil {
@@ -231,6 +257,35 @@ func (m *Manager) applyOne(ctx context.Context, it *item, opts ApplyOptions) (Ch
 	change.Action = ActionConfigured
 	log.V(1).Info("configured")
 	return change, m.afterApply(ctx, it, opts)
+}
+
+// desired returns what to apply to an existing object: the object without
+// the fields the ignore rules leave alone and, for PolicyMerge, without
+// the fields other managers hold.
+func (m *Manager) desired(it *item, live *unstructured.Unstructured, rules []ignoreRule) (*unstructured.Unstructured, error) {
+	desired, err := ignoreFields(it.obj, live, rules, m.owner.Field)
+	if err != nil {
+		return nil, err
+	}
+	if it.policy == PolicyMerge {
+		return withoutOthersFields(desired, live, m.owner.Field)
+	}
+	return desired, nil
+}
+
+// established reports whether live is a CustomResourceDefinition whose
+// Established condition is True (it needs no wait), or not a CRD at all.
+func established(live *unstructured.Unstructured) bool {
+	if live == nil || IDOf(live).GroupKind() != gkCRD {
+		return live != nil
+	}
+	conds, _, _ := unstructured.NestedSlice(live.Object, "status", "conditions")
+	for _, c := range conds {
+		if cm, ok := c.(map[string]any); ok && cm["type"] == "Established" && cm["status"] == "True" {
+			return true
+		}
+	}
+	return false
 }
 
 // afterApply waits for what dependents need: a CRD Established and served.
@@ -304,21 +359,88 @@ func (m *Manager) apply(ctx context.Context, obj *unstructured.Unstructured, for
 // sameObject reports whether a dry-run result equals the live object, up to
 // what the server changes on every write: resourceVersion, generation and
 // managedFields timestamps. The owner's managed fields are compared, so a
-// change of ownership alone counts as a change.
+// change of ownership alone counts as a change. It copies nothing.
 func sameObject(dry, live *unstructured.Unstructured) bool {
-	return equality.Semantic.DeepEqual(comparable(dry), comparable(live))
+	a, b := dry.Object, live.Object
+	if len(a) != len(b) {
+		return false
+	}
+	for k, av := range a {
+		bv, ok := b[k]
+		if !ok {
+			return false
+		}
+		if k == "metadata" {
+			am, aok := av.(map[string]any)
+			bm, bok := bv.(map[string]any)
+			if !aok || !bok || !sameMetadata(am, bm) {
+				return false
+			}
+			continue
+		}
+		if !equality.Semantic.DeepEqual(av, bv) {
+			return false
+		}
+	}
+	return true
 }
 
-func comparable(u *unstructured.Unstructured) map[string]any {
-	c := u.DeepCopy()
-	unstructured.RemoveNestedField(c.Object, "metadata", "resourceVersion")
-	unstructured.RemoveNestedField(c.Object, "metadata", "generation")
-	mf := c.GetManagedFields()
-	for i := range mf {
-		mf[i].Time = nil
+// sameMetadata compares two metadata maps without resourceVersion,
+// generation and the managed fields' timestamps.
+func sameMetadata(a, b map[string]any) bool {
+	skip := func(k string) bool { return k == "resourceVersion" || k == "generation" || k == "managedFields" }
+	n := 0
+	for k, av := range a {
+		if skip(k) {
+			continue
+		}
+		n++
+		bv, ok := b[k]
+		if !ok || !equality.Semantic.DeepEqual(av, bv) {
+			return false
+		}
 	}
-	c.SetManagedFields(mf)
-	return c.Object
+	for k := range b {
+		if !skip(k) {
+			n--
+		}
+	}
+	if n != 0 {
+		return false
+	}
+	am, _ := a["managedFields"].([]any)
+	bm, _ := b["managedFields"].([]any)
+	if len(am) != len(bm) {
+		return false
+	}
+	for i := range am {
+		ae, aok := am[i].(map[string]any)
+		be, bok := bm[i].(map[string]any)
+		if !aok || !bok {
+			return false
+		}
+		_, at := ae["time"]
+		_, bt := be["time"]
+		if len(ae)-btoi(at) != len(be)-btoi(bt) {
+			return false
+		}
+		for k, v := range ae {
+			if k == "time" {
+				continue
+			}
+			if w, ok := be[k]; !ok || !equality.Semantic.DeepEqual(v, w) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // isImmutableError reports whether an apply failed because it changes an
@@ -367,12 +489,24 @@ func (m *Manager) recreate(ctx context.Context, it *item, live *unstructured.Uns
 // needsTakeover reports whether takeOver would patch live, without a
 // request.
 func (m *Manager) needsTakeover(it *item, live *unstructured.Unstructured) (bool, error) {
-	_, ok, err := takeoverManagedFields(live.GetManagedFields(), m.takeover, m.owner.Field, it.obj.GetAPIVersion())
-	if err != nil {
-		return false, err
+	if len(m.takeover) == 0 {
+		return false, nil
 	}
-	_, hasLast := live.GetAnnotations()[LastAppliedAnnotation]
-	return ok || (hasLast && len(m.takeover) > 0), nil
+	if _, hasLast := live.GetAnnotations()[LastAppliedAnnotation]; hasLast {
+		return true, nil
+	}
+	md, _ := live.Object["metadata"].(map[string]any)
+	entries, _ := md["managedFields"].([]any) // read in place: NestedSlice copies
+	for _, e := range entries {
+		em, _ := e.(map[string]any)
+		name, _ := em["manager"].(string)
+		op, _ := em["operation"].(string)
+		sub, _ := em["subresource"].(string)
+		if matchesTakeover(metav1.ManagedFieldsEntry{Manager: name, Operation: metav1.ManagedFieldsOperationType(op), Subresource: sub}, m.takeover) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // takeOver moves the fields held by the takeover managers to the owner and

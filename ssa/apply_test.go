@@ -224,8 +224,8 @@ func TestApplyValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		cs, err := m.Apply(ctx, objects(t, tt.docs), tt.opts)
-		if !errors.Is(err, ssa.ErrInvalidObject) || cs != nil {
-			t.Errorf("%s: Apply = %v, %v; want ErrInvalidObject and no ChangeSet", tt.name, cs, err)
+		if !errors.Is(err, ssa.ErrInvalidObject) || cs == nil || len(cs.Changes) != 0 {
+			t.Errorf("%s: Apply = %v, %v; want ErrInvalidObject and an empty ChangeSet", tt.name, cs, err)
 			continue
 		}
 		for _, w := range tt.want {

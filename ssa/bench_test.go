@@ -51,7 +51,7 @@ spec:
       openAPIV3Schema:
         type: object
         properties:
-          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
+          spec: {type: object, properties: {index: {type: integer}}}
 `)[0])
 	for i := range 200 {
 		add(objects(b, fmt.Sprintf("apiVersion: %s/v1\nkind: Item\nmetadata: {name: item-%d, namespace: %s}\nspec: {index: %d}\n", benchGroup, i, ns, i))[0])
@@ -143,28 +143,56 @@ type applier struct {
 	apply func(ctx context.Context, objs []*unstructured.Unstructured) error
 }
 
+// appliers returns the Manager deciding locally (with Schemas shared across
+// iterations, as a controller shares them across reconciles; their requests
+// are counted), the Manager asking the API server about every object (the
+// behaviour before the local decision, and Flux's: a GET and a dry-run per
+// existing object), and a sequential applier.
 func appliers(b *testing.B) []applier {
 	b.Helper()
-	ssaCount, seqCount := &counter{}, &counter{}
+	ssaCount, dryCount, seqCount := &counter{}, &counter{}, &counter{}
+	manager := func(c *counter, opts ...ssa.Option) *ssa.Manager {
+		cfg := env.Config()
+		cfg.Wrap(c.wrap)
+		wc, err := client.NewWithWatch(cfg, client.Options{Scheme: env.Scheme()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Ownership labels, as a GitOps controller stamps them.
+		m, err := ssa.NewManager(wc, ssa.Owner{Field: "bench", Group: "bench.gitopskit.dev", Name: "bench", Namespace: "default"}, opts...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return m
+	}
 	cfg := env.Config()
 	cfg.Wrap(ssaCount.wrap)
-	wc, err := client.NewWithWatch(cfg, client.Options{Scheme: env.Scheme()})
+	schemas, err := ssa.NewSchemas(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := ssa.NewManager(wc, ssa.Owner{Field: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	local := manager(ssaCount, ssa.WithSchemas(schemas))
+	server := manager(dryCount)
 	cfg = env.Config()
 	cfg.Wrap(seqCount.wrap)
 	sc, err := client.New(cfg, client.Options{Scheme: env.Scheme()})
 	if err != nil {
 		b.Fatal(err)
 	}
+	// Warm the shared schemas up, as a running controller has them.
+	_, set := benchSet(b)
+	for range 2 {
+		if _, err := local.Apply(context.Background(), set, ssa.ApplyOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
 	return []applier{
 		{"ssa", ssaCount, func(ctx context.Context, objs []*unstructured.Unstructured) error {
-			_, err := m.Apply(ctx, objs, ssa.ApplyOptions{})
+			_, err := local.Apply(ctx, objs, ssa.ApplyOptions{})
+			return err
+		}},
+		{"ssa-dryrun", dryCount, func(ctx context.Context, objs []*unstructured.Unstructured) error {
+			_, err := server.Apply(ctx, objs, ssa.ApplyOptions{DisableLocalDecision: true})
 			return err
 		}},
 		{"sequential", seqCount, func(ctx context.Context, objs []*unstructured.Unstructured) error {
@@ -173,13 +201,51 @@ func appliers(b *testing.B) []applier {
 	}
 }
 
+// drift changes, behind the appliers' back, a field they own on every
+// tenth object of the set (an Update by another field manager).
+func drift(ctx context.Context, b *testing.B, set []*unstructured.Unstructured) {
+	b.Helper()
+	patches := map[string]string{
+		"ConfigMap":  `{"data":{"index":"drifted"}}`,
+		"Secret":     `{"data":{"token":"ZHJpZnRlZA=="}}`,
+		"Item":       `{"spec":{"index":-1}}`,
+		"Service":    `{"spec":{"selector":{"app":"drifted"}}}`,
+		"Deployment": `{"spec":{"replicas":3}}`,
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i, o := range set {
+		p, ok := patches[o.GetKind()]
+		if !ok || i%10 != 5 {
+			continue
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			live := o.DeepCopy()
+			if err := env.Client().Patch(ctx, live, client.RawPatch(types.MergePatchType, []byte(p)), client.FieldOwner("drifter")); err != nil {
+				b.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// BenchmarkApply measures one Apply of the 1,000-object set:
+//   - cold: the set creates its namespace, so Apply's pre-flight can
+//     validate only the Namespace and the CRD;
+//   - coldInNamespace: the namespace exists, every object is dry-run
+//     before any write;
+//   - unchangedFirst: the first re-apply after the set was created;
+//   - unchanged: a re-apply of a set already re-applied once, the steady
+//     state of a controller between two commits;
+//   - changed10pct: from that steady state, 10 % of the manifests changed;
+//   - drifted: from that steady state, another field manager changed 10 %
+//     of the objects on the cluster.
 func BenchmarkApply(b *testing.B) {
 	ctx := context.Background()
 	for _, a := range appliers(b) {
-		// cold: the set creates its namespace, so Apply's pre-flight can
-		// validate only the Namespace and the CRD; coldInNamespace: the
-		// namespace exists, every object is dry-run before any write.
-		for _, mode := range []string{"cold", "coldInNamespace", "unchanged", "changed10pct"} {
+		for _, mode := range []string{"cold", "coldInNamespace", "unchangedFirst", "unchanged", "changed10pct", "drifted"} {
 			b.Run(mode+"/"+a.name, func(b *testing.B) {
 				b.ReportAllocs()
 				var requests int64
@@ -193,16 +259,24 @@ func BenchmarkApply(b *testing.B) {
 							b.Fatal(err)
 						}
 					default:
-						if err := a.apply(ctx, set); err != nil {
-							b.Fatal(err)
+						for n := range 2 {
+							if n == 1 && (mode == "unchangedFirst" || a.name == "sequential") {
+								break // no history to build
+							}
+							if err := a.apply(ctx, set); err != nil {
+								b.Fatal(err)
+							}
 						}
 					}
-					if mode == "changed10pct" {
+					switch mode {
+					case "changed10pct":
 						for i, o := range set {
 							if i%10 == 5 {
 								_ = unstructured.SetNestedField(o.Object, map[string]any{"changed": "yes"}, "metadata", "annotations")
 							}
 						}
+					case "drifted":
+						drift(ctx, b, set)
 					}
 					before := a.count.n.Load()
 					b.StartTimer()

@@ -40,12 +40,16 @@ func (c Change) String() string {
 
 // ChangeSet lists the outcome per object, in the order of the input set.
 // Objects that failed are not in it; they are in the accompanying error.
+// Its methods accept a nil *ChangeSet as an empty one.
 type ChangeSet struct {
 	Changes []Change
 }
 
 // Count returns how many changes have the action.
 func (cs *ChangeSet) Count(a Action) int {
+	if cs == nil {
+		return 0
+	}
 	n := 0
 	for _, c := range cs.Changes {
 		if c.Action == a {
@@ -58,6 +62,9 @@ func (cs *ChangeSet) Count(a Action) int {
 // Changed reports whether any object was created, configured, recreated or
 // deleted.
 func (cs *ChangeSet) Changed() bool {
+	if cs == nil {
+		return false
+	}
 	for _, c := range cs.Changes {
 		switch c.Action {
 		case ActionCreated, ActionConfigured, ActionRecreated, ActionDeleted:
@@ -69,6 +76,9 @@ func (cs *ChangeSet) Changed() bool {
 
 // String lists the changes one per line.
 func (cs *ChangeSet) String() string {
+	if cs == nil {
+		return ""
+	}
 	var b strings.Builder
 	for _, c := range cs.Changes {
 		b.WriteString(c.String())

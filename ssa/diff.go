@@ -3,17 +3,16 @@ package ssa
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/go-logr/logr"
 	"github.com/pmezard/go-difflib/difflib"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 )
 
@@ -27,32 +26,9 @@ type DiffOptions struct {
 	// IgnoreOthersFields leaves out the fields that other field managers
 	// own and the owner does not (spec.replicas held by an autoscaler, say).
 	IgnoreOthersFields bool
-}
-
-// IgnoreRule removes the fields at Paths (JSON pointers, RFC 6901, such as
-// "/spec/replicas" or "/metadata/annotations/example.com~1build") from the
-// diff of the objects that Selector matches.
-type IgnoreRule struct {
-	Paths    []string
-	Selector Selector
-}
-
-// Selector matches objects; empty fields match anything. LabelSelector
-// uses the kubectl syntax ("app=web,tier!=db").
-type Selector struct {
-	Group, Version, Kind string
-	Name, Namespace      string
-	LabelSelector        string
-}
-
-func (s Selector) matches(obj *unstructured.Unstructured, ls labels.Selector) bool {
-	gvk := obj.GroupVersionKind()
-	return (s.Group == "" || s.Group == gvk.Group) &&
-		(s.Version == "" || s.Version == gvk.Version) &&
-		(s.Kind == "" || s.Kind == gvk.Kind) &&
-		(s.Name == "" || s.Name == obj.GetName()) &&
-		(s.Namespace == "" || s.Namespace == obj.GetNamespace()) &&
-		(ls == nil || ls.Matches(labels.Set(obj.GetLabels())))
+	// DisableLocalDecision makes Diff dry-run every existing object on the
+	// API server, as ApplyOptions.DisableLocalDecision does for Apply.
+	DisableLocalDecision bool
 }
 
 // ObjectDiff is the difference between an object on the cluster and what
@@ -71,87 +47,13 @@ type ObjectDiff struct {
 	Patch json.RawMessage
 }
 
-type ignoreRule struct {
-	paths    [][]string
-	selector Selector
-	labels   labels.Selector
-}
-
-func compileIgnoreRules(rules []IgnoreRule) ([]ignoreRule, error) {
-	out := make([]ignoreRule, 0, len(rules))
-	for _, r := range rules {
-		ir := ignoreRule{selector: r.Selector}
-		if r.Selector.LabelSelector != "" {
-			ls, err := labels.Parse(r.Selector.LabelSelector)
-			if err != nil {
-				return nil, fmt.Errorf("ignore rule label selector %q: %w", truncate(r.Selector.LabelSelector), err)
-			}
-			ir.labels = ls
-		}
-		for _, p := range r.Paths {
-			tokens, err := ParseJSONPointer(p)
-			if err != nil {
-				return nil, err
-			}
-			ir.paths = append(ir.paths, tokens)
-		}
-		out = append(out, ir)
-	}
-	return out, nil
-}
-
-// ParseJSONPointer splits an RFC 6901 JSON pointer into unescaped
-// reference tokens. The empty pointer (the whole document) is refused: an
-// ignore rule for everything is a mistake.
-func ParseJSONPointer(p string) ([]string, error) {
-	if p == "" || p[0] != '/' {
-		return nil, fmt.Errorf("%w: json pointer %q must start with '/'", ErrInvalidID, truncate(p))
-	}
-	if len(p) > maxDependsOn {
-		return nil, fmt.Errorf("%w: json pointer longer than %d bytes", ErrInvalidID, maxDependsOn)
-	}
-	tokens := strings.Split(p[1:], "/")
-	for i, t := range tokens {
-		for j := 0; j < len(t); j++ {
-			if t[j] == '~' && (j+1 == len(t) || (t[j+1] != '0' && t[j+1] != '1')) {
-				return nil, fmt.Errorf("%w: json pointer %q: '~' must be followed by 0 or 1", ErrInvalidID, truncate(p))
-			}
-		}
-		tokens[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
-	}
-	return tokens, nil
-}
-
-// removePointer removes the value at the pointer tokens from v.
-func removePointer(v any, tokens []string) {
-	for i, t := range tokens {
-		last := i == len(tokens)-1
-		switch c := v.(type) {
-		case map[string]any:
-			if last {
-				delete(c, t)
-				return
-			}
-			v = c[t]
-		case []any:
-			n, err := strconv.Atoi(t)
-			if err != nil || n < 0 || n >= len(c) {
-				return
-			}
-			if last {
-				// lists cannot shrink in place; blank the item instead
-				c[n] = nil
-				return
-			}
-			v = c[n]
-		default:
-			return
-		}
-	}
-}
-
-// Diff computes, with a server-side dry-run per object, what Apply would
-// change. It writes nothing. A custom resource whose CRD is in the set but
+// Diff computes what Apply would change, with a server-side dry-run per
+// object that the local decision (see the package documentation) cannot
+// find unchanged without a request: with WithSchemas, an unchanged object
+// costs no request beyond the list of its kind and namespace. The ignore
+// rules and IgnoreOthersFields are part of that decision, so an object
+// whose only differences they leave out is Unchanged without a dry-run. It
+// writes nothing. A custom resource whose CRD is in the set but
 // not yet on the cluster, or an object whose namespace does not exist yet,
 // is reported Created with the object as written (no dry-run is possible).
 // Results are in the order of the input set; failures are returned in a
@@ -166,10 +68,11 @@ func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured, o
 		return nil, err
 	}
 	m.stampOwner(items)
+	r := m.newRun(items, opts.DisableLocalDecision)
 	diffs := make([]ObjectDiff, len(items))
 	deps := make([][]int, len(items))
 	errs := schedule(ctx, m.concurrency, deps, func(i int) ObjectID { return items[i].id }, func(ctx context.Context, i int) error {
-		d, err := m.diffOne(ctx, items[i], rules, opts)
+		d, err := m.diffOne(ctx, r, items[i], rules, opts)
 		diffs[i] = d
 		return err
 	})
@@ -188,7 +91,7 @@ func (m *Manager) Diff(ctx context.Context, objs []*unstructured.Unstructured, o
 	return out, nil
 }
 
-func (m *Manager) diffOne(ctx context.Context, it *item, rules []ignoreRule, opts DiffOptions) (ObjectDiff, error) {
+func (m *Manager) diffOne(ctx context.Context, r *run, it *item, rules []ignoreRule, opts DiffOptions) (ObjectDiff, error) {
 	d := ObjectDiff{ID: it.id}
 	if it.policy == PolicyIgnore {
 		d.Action = ActionSkipped
@@ -200,7 +103,7 @@ func (m *Manager) diffOne(ctx context.Context, it *item, rules []ignoreRule, opt
 		if !meta.IsNoMatchError(err) {
 			return d, err
 		}
-	} else if live, err = m.get(ctx, gvk, it.id); err != nil {
+	} else if live, err = r.get(ctx, it); err != nil {
 		return d, err
 	}
 	if live != nil && it.policy == PolicyIfNotPresent {
@@ -212,6 +115,16 @@ func (m *Manager) diffOne(ctx context.Context, it *item, rules []ignoreRule, opt
 		var err error
 		if desired, err = withoutOthersFields(it.obj, live, m.owner.Field); err != nil {
 			return d, err
+		}
+	}
+	if live != nil && r.local {
+		same, err := m.unchangedForDiff(ctx, r, it, desired, live, rules, opts)
+		if err != nil {
+			return d, err
+		}
+		if same {
+			d.Action = ActionUnchanged
+			return d, nil
 		}
 	}
 	var after *unstructured.Unstructured
@@ -277,6 +190,40 @@ func (m *Manager) diffOne(ctx context.Context, it *item, rules []ignoreRule, opt
 	}
 	d.Patch = patch
 	return d, nil
+}
+
+// unchangedForDiff is the local decision for Diff: whether applying
+// desired, without the fields the ignore rules and IgnoreOthersFields
+// leave out, would change nothing. When it would not, the dry-run Diff
+// would compare equal too: the dry-run result differs from the live
+// object only in fields both sides of the comparison leave out.
+func (m *Manager) unchangedForDiff(ctx context.Context, r *run, it *item, desired, live *unstructured.Unstructured, rules []ignoreRule, opts DiffOptions) (bool, error) {
+	cand, err := ignoreFields(desired, live, rules, m.owner.Field)
+	if err != nil {
+		return false, err
+	}
+	if opts.IgnoreOthersFields {
+		others, err := othersFields(live, m.owner.Field, true)
+		if err != nil {
+			return false, err
+		}
+		if !others.Empty() {
+			if cand == desired {
+				cand = desired.DeepCopy()
+			}
+			removeFields(cand.Object, others)
+		}
+	}
+	if it.policy != PolicyMerge {
+		if takeover, err := m.needsTakeover(it, live); err != nil || takeover {
+			return false, err
+		}
+	}
+	same, why := r.unchanged(ctx, cand, live, it.policy != PolicyMerge)
+	if !same {
+		logr.FromContextOrDiscard(ctx).V(1).Info("not decided locally, asking the API server", "object", it.id.String(), "reason", why.Error())
+	}
+	return same, nil
 }
 
 // cleanForDiff drops what the server owns and the diff should not show.

@@ -44,9 +44,13 @@ func NewInventory(objs ...*unstructured.Unstructured) *Inventory {
 
 // InventoryFromChangeSet returns the inventory of the objects in the
 // ChangeSet that exist on the cluster after Apply: every object except the
-// deleted ones and those skipped by the Ignore policy.
+// deleted ones and those skipped by the Ignore policy. A nil ChangeSet gives
+// an empty inventory.
 func InventoryFromChangeSet(cs *ChangeSet) *Inventory {
 	inv := &Inventory{}
+	if cs == nil {
+		return inv
+	}
 	for _, c := range cs.Changes {
 		if c.Action == ActionDeleted || (c.Action == ActionSkipped && strings.HasSuffix(c.Reason, PolicyIgnore)) {
 			continue
@@ -92,6 +96,9 @@ func (inv *Inventory) Diff(next *Inventory) *Inventory {
 // Objects returns one object per entry carrying only apiVersion, kind,
 // namespace and name, for Wait and Prune.
 func (inv *Inventory) Objects() ([]*unstructured.Unstructured, error) {
+	if inv == nil {
+		return nil, nil
+	}
 	out := make([]*unstructured.Unstructured, 0, len(inv.Entries))
 	for _, e := range inv.Entries {
 		id, err := ParseInventoryID(e.ID)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gitopskit/kit/runtime/testenv"
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/testr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -74,8 +76,28 @@ func (r *recorder) count() int {
 	return len(r.reqs)
 }
 
+var (
+	schemasOnce sync.Once
+	schemas     *ssa.Schemas
+)
+
+// sharedSchemas returns one Schemas for the whole test binary, as a
+// controller shares one between its Managers.
+func sharedSchemas(t testing.TB) *ssa.Schemas {
+	t.Helper()
+	schemasOnce.Do(func() {
+		s, err := ssa.NewSchemas(env.Config())
+		if err != nil {
+			t.Fatal(err)
+		}
+		schemas = s
+	})
+	return schemas
+}
+
 // newManager returns a Manager on cfg (admin when nil) and the recorder of
-// its requests.
+// its requests. The Manager decides locally with the shared Schemas
+// unless opts say otherwise.
 func newManager(t testing.TB, cfg *rest.Config, opts ...ssa.Option) (*ssa.Manager, *recorder) {
 	t.Helper()
 	if cfg == nil {
@@ -87,6 +109,7 @@ func newManager(t testing.TB, cfg *rest.Config, opts ...ssa.Option) (*ssa.Manage
 	if err != nil {
 		t.Fatal(err)
 	}
+	opts = append([]ssa.Option{ssa.WithSchemas(sharedSchemas(t))}, opts...)
 	m, err := ssa.NewManager(c, ssa.Owner{Field: "gitopskit-test", Group: "test.gitopskit.dev", Name: "app", Namespace: "flux"}, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -111,10 +134,13 @@ func objects(t testing.TB, docs string) []*unstructured.Unstructured {
 	return out
 }
 
+// testContext returns a context bounded to two minutes whose logger writes
+// to the test log, V(1) included, so a failing test shows why the Manager
+// decided as it did.
 func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	return ctx
+	return logr.NewContext(ctx, testr.NewWithInterface(t, testr.Options{Verbosity: 1}))
 }
 
 func actions(cs *ssa.ChangeSet) map[string]ssa.Action {

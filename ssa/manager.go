@@ -65,12 +65,15 @@ type Owner struct {
 	// Field is the field-manager name used for every apply. Required.
 	Field string
 	// Group is the prefix of the ownership labels <Group>/name and
-	// <Group>/namespace, for example "kustomize.gitopskit.dev". When Group
-	// and Name are set, Apply stamps these labels on every object and Prune
-	// refuses to delete objects whose labels name another owner.
+	// <Group>/namespace, for example "kustomize.gitopskit.dev". With a
+	// Group, Apply stamps these labels on every object and Prune refuses to
+	// delete objects whose labels name another owner. A Group needs a Name
+	// (the labels would name no owner): NewManager refuses a Group without
+	// one. Without a Group no label is stamped, whatever Name says.
 	Group string
 	// Name and Namespace identify the owning object (a Kustomization, say);
-	// they are the values of the ownership labels.
+	// they are the values of the ownership labels. Namespace may be empty
+	// for a cluster-scoped owner.
 	Name      string
 	Namespace string
 }
@@ -112,6 +115,7 @@ type Manager struct {
 	concurrency int
 	takeover    []TakeoverManager
 	watcher     client.WithWatch
+	schemas     *Schemas
 }
 
 // Option configures a Manager.
@@ -142,9 +146,20 @@ func WithWatchClient(w client.WithWatch) Option {
 	return func(m *Manager) { m.watcher = w }
 }
 
+// WithSchemas lets the Manager decide locally, without a request, that an
+// object is unchanged (see the package documentation, "The local
+// decision"). One Schemas is meant to be shared by every Manager of a
+// process: a Manager created per reconcile then finds the schemas already
+// fetched. Without it, every existing object is dry-run on the API server.
+func WithSchemas(s *Schemas) Option {
+	return func(m *Manager) { m.schemas = s }
+}
+
 // NewManager returns a Manager that talks to the cluster through c and maps
 // kinds with c.RESTMapper(). c should read from the API server, not from a
-// cache: the Manager compares dry-run results with live objects. Wait and
+// cache: the Manager lists and reads live objects with it and must see every
+// write that completed before a call (a cached client's informers may lag,
+// and would be started for every kind the Manager lists). Wait and
 // the waits inside Apply and Prune need a client that implements
 // client.WithWatch (client.NewWithWatch returns one): c itself, or the one
 // given WithWatchClient.

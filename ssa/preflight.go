@@ -35,7 +35,7 @@ type checked struct {
 // whether they exist already (then the object can be validated) or not
 // (then it is left to the write phase). It returns one result per item and
 // the objects the API server rejected, or that could not be read.
-func (m *Manager) preflight(ctx context.Context, items []*item, opts ApplyOptions) ([]checked, []*ObjectError) {
+func (m *Manager) preflight(ctx context.Context, r *run, items []*item, rules []ignoreRule, opts ApplyOptions) ([]checked, []*ObjectError) {
 	pre := make([]checked, len(items))
 	deps := make([][]int, len(items))
 	for i, it := range items {
@@ -46,7 +46,7 @@ func (m *Manager) preflight(ctx context.Context, items []*item, opts ApplyOption
 		}
 	}
 	errs := schedule(ctx, m.concurrency, deps, func(i int) ObjectID { return items[i].id }, func(ctx context.Context, i int) error {
-		c, err := m.checkOne(ctx, items[i], pre, opts)
+		c, err := m.checkOne(ctx, r, items[i], pre, rules, opts)
 		pre[i] = c
 		return err
 	})
@@ -83,17 +83,19 @@ func (m *Manager) validatable(it *item, pre []checked) bool {
 	return true
 }
 
-// checkOne is the pre-flight of one object: the GET and the dry-run the
-// write phase would otherwise send, and the decision they lead to.
-func (m *Manager) checkOne(ctx context.Context, it *item, pre []checked, opts ApplyOptions) (checked, error) {
+// checkOne is the pre-flight of one object: the decision the write phase
+// acts on. An object the local decision finds unchanged costs no request;
+// any other existing object is dry-run, a new one too (its validation).
+func (m *Manager) checkOne(ctx context.Context, r *run, it *item, pre []checked, rules []ignoreRule, opts ApplyOptions) (checked, error) {
 	if it.policy == PolicyIgnore {
 		return checked{done: true, action: ActionSkipped, reason: "apply policy " + PolicyIgnore}, nil
 	}
+	log := logr.FromContextOrDiscard(ctx).WithValues("object", it.id.String())
 	if !m.validatable(it, pre) {
-		logr.FromContextOrDiscard(ctx).V(1).Info("validated when applied: needs the set's own namespace or CRD", "object", it.id.String())
+		log.V(1).Info("validated when applied: needs the set's own namespace or CRD")
 		return checked{}, nil
 	}
-	live, err := m.get(ctx, it.obj.GroupVersionKind(), it.id)
+	live, err := r.get(ctx, it)
 	if err != nil {
 		return checked{}, err
 	}
@@ -110,13 +112,22 @@ func (m *Manager) checkOne(ctx context.Context, it *item, pre []checked, opts Ap
 		c.action, c.reason = ActionSkipped, "apply policy "+PolicyIfNotPresent+" and the object exists"
 		return c, nil
 	}
+	if c.desired, err = m.desired(it, live, rules); err != nil {
+		return c, err
+	}
 	takeover := false
-	if it.policy == PolicyMerge {
-		if c.desired, err = withoutOthersFields(it.obj, live, m.owner.Field); err != nil {
-			return c, err
+	if it.policy != PolicyMerge {
+		if takeover, err = m.needsTakeover(it, live); err != nil {
+			return c, fmt.Errorf("taking over fields: %w", err)
 		}
-	} else if takeover, err = m.needsTakeover(it, live); err != nil {
-		return c, fmt.Errorf("taking over fields: %w", err)
+	}
+	if !takeover && r.local {
+		same, why := r.unchanged(ctx, c.desired, live, force)
+		if same {
+			c.action = ActionUnchanged
+			return c, nil
+		}
+		log.V(1).Info("not decided locally, asking the API server", "reason", why.Error())
 	}
 	dry, err := m.apply(ctx, c.desired, force, true)
 	switch {

@@ -32,11 +32,12 @@ type PruneOptions struct {
 //     name another owner.
 //
 // Objects already gone are left out of the ChangeSet. Failures are returned
-// in a *SetError next to the ChangeSet of the others.
+// in a *SetError next to the ChangeSet of the others; the ChangeSet is never
+// nil.
 func (m *Manager) Prune(ctx context.Context, stale *Inventory, opts PruneOptions) (*ChangeSet, error) {
 	targets, err := stale.Objects()
 	if err != nil {
-		return nil, err
+		return &ChangeSet{Changes: []Change{}}, err
 	}
 	// Read the live objects: their annotations and labels decide, and their
 	// dependencies order the deletion.

@@ -544,3 +544,34 @@ spec:
 		t.Error("error contains a secret value")
 	}
 }
+
+func TestOwnerLabels(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	ns := env.Namespace(t)
+	for _, o := range []ssa.Owner{
+		{Field: "f", Group: "example.com"},
+		{Field: "f", Group: "Not A Prefix", Name: "n"},
+		{Field: "f", Group: "example.com", Name: strings.Repeat("n", 64)},
+		{Field: "f", Group: "example.com", Name: "n", Namespace: "bad/ns"},
+	} {
+		if _, err := ssa.NewManager(env.Client(), o); err == nil {
+			t.Errorf("NewManager(%+v) accepted", o)
+		}
+	}
+	// A Name without a Group stamps nothing.
+	m, err := ssa.NewManager(env.Client(), ssa.Owner{Field: "f", Name: "n", Namespace: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Apply(ctx, objects(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\n"), ssa.ApplyOptions{DefaultNamespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	cm := &corev1.ConfigMap{}
+	if err := env.Client().Get(ctx, types.NamespacedName{Namespace: ns, Name: "plain"}, cm); err != nil {
+		t.Fatal(err)
+	}
+	if len(cm.Labels) != 0 {
+		t.Errorf("labels stamped without a Group: %v", cm.Labels)
+	}
+}

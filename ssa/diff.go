@@ -24,7 +24,11 @@ type DiffOptions struct {
 	// IgnoreRules remove fields from both sides of the diff.
 	IgnoreRules []IgnoreRule
 	// IgnoreOthersFields leaves out the fields that other field managers
-	// own and the owner does not (spec.replicas held by an autoscaler, say).
+	// own and the owner does not (spec.replicas held by an autoscaler
+	// through the scale subresource, say). Fields held by the takeover
+	// managers (kubectl edit, kubectl patch, client-side apply: see
+	// WithTakeoverManagers) still count: Apply takes them back, so they are
+	// drift.
 	IgnoreOthersFields bool
 	// DisableLocalDecision makes Diff dry-run every existing object on the
 	// API server, as ApplyOptions.DisableLocalDecision does for Apply.
@@ -151,7 +155,7 @@ func (m *Manager) diffOne(ctx context.Context, r *run, it *item, rules []ignoreR
 	}
 	afterObj := cleanForDiff(after)
 	if opts.IgnoreOthersFields && live != nil {
-		others, err := othersFields(live, m.owner.Field, true)
+		others, err := othersFields(live, m.owner.Field, true, m.takeover...)
 		if err != nil {
 			return d, err
 		}
@@ -203,7 +207,7 @@ func (m *Manager) unchangedForDiff(ctx context.Context, r *run, it *item, desire
 		return false, err
 	}
 	if opts.IgnoreOthersFields {
-		others, err := othersFields(live, m.owner.Field, true)
+		others, err := othersFields(live, m.owner.Field, true, m.takeover...)
 		if err != nil {
 			return false, err
 		}

@@ -80,11 +80,13 @@ func takeoverManagedFields(entries []metav1.ManagedFieldsEntry, managers []Takeo
 }
 
 // othersFields returns the fields that managers other than owner hold on
-// live; with exceptOwner, fields the owner holds too are left out.
-func othersFields(live *unstructured.Unstructured, owner string, exceptOwner bool) (*fieldpath.Set, error) {
+// live, through the object or a subresource (an autoscaler's replicas come
+// through the scale subresource); with exceptOwner, fields the owner holds
+// too are left out. The managers in skip are not counted as others.
+func othersFields(live *unstructured.Unstructured, owner string, exceptOwner bool, skip ...TakeoverManager) (*fieldpath.Set, error) {
 	others, mine := &fieldpath.Set{}, &fieldpath.Set{}
 	for _, e := range live.GetManagedFields() {
-		if e.Subresource != "" {
+		if e.Manager != owner && matchesTakeover(e, skip) {
 			continue
 		}
 		s, err := parseFields(e)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -69,7 +70,8 @@ type Owner struct {
 	// Group, Apply stamps these labels on every object and Prune refuses to
 	// delete objects whose labels name another owner. A Group needs a Name
 	// (the labels would name no owner): NewManager refuses a Group without
-	// one. Without a Group no label is stamped, whatever Name says.
+	// one, and a Group, Name or Namespace that cannot be a label. Without a
+	// Group no label is stamped, whatever Name says.
 	Group string
 	// Name and Namespace identify the owning object (a Kustomization, say);
 	// they are the values of the ownership labels. Namespace may be empty
@@ -170,8 +172,19 @@ func NewManager(c client.Client, owner Owner, opts ...Option) (*Manager, error) 
 	if strings.TrimSpace(owner.Field) == "" {
 		return nil, errors.New("ssa: owner field manager is empty")
 	}
-	if owner.Group != "" && owner.Name == "" {
-		return nil, fmt.Errorf("ssa: owner group %q set without an owner name", owner.Group)
+	if owner.Group != "" {
+		if owner.Name == "" {
+			return nil, fmt.Errorf("ssa: owner group %q set without an owner name", owner.Group)
+		}
+		// The labels would be refused on every object: say so once.
+		if errs := validation.IsDNS1123Subdomain(owner.Group); len(errs) > 0 {
+			return nil, fmt.Errorf("ssa: owner group %q is not a label prefix: %s", truncate(owner.Group), strings.Join(errs, "; "))
+		}
+		for _, v := range []string{owner.Name, owner.Namespace} {
+			if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+				return nil, fmt.Errorf("ssa: owner %q is not a label value: %s", truncate(v), strings.Join(errs, "; "))
+			}
+		}
 	}
 	m := &Manager{
 		client:      c,

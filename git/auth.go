@@ -81,6 +81,12 @@ func (a AuthOptions) hasHTTPCredentials() bool {
 	return a.Username != "" || a.Password != "" || a.BearerToken != "" || len(a.Key) > 0
 }
 
+// urlCredentials reports whether a URL carries userinfo or a query.
+func urlCredentials(remote string) bool {
+	u, err := url.Parse(remote)
+	return err != nil || u.User != nil || RedactURL(remote) != remote
+}
+
 // Validate checks the options against the remote URL: scheme support,
 // basic XOR bearer, credentials over http, SSH known_hosts.
 func (a AuthOptions) Validate(remote string) error {
@@ -96,7 +102,7 @@ func (a AuthOptions) Validate(remote string) error {
 		if (len(a.Cert) > 0) != (len(a.Key) > 0) {
 			return fmt.Errorf("%w: tls.crt and tls.key must be given together", ErrInvalidOptions)
 		}
-		if scheme == "http" && a.hasHTTPCredentials() && !a.AllowInsecureHTTP {
+		if scheme == "http" && (a.hasHTTPCredentials() || urlCredentials(remote)) && !a.AllowInsecureHTTP {
 			return fmt.Errorf("%w: refusing to send credentials over plain http", ErrInvalidOptions)
 		}
 	case "ssh":

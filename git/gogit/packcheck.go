@@ -33,6 +33,7 @@ type packCheck struct {
 
 	in    chan []byte
 	need  chan struct{}
+	quit  chan struct{} // closed by Close: no more chunks
 	done  chan struct{}
 	ready bool // the checker asked for a chunk not handed over yet
 	err   error
@@ -47,7 +48,7 @@ type packCheck struct {
 }
 
 func newPackCheck(lim limits, keep bool) *packCheck {
-	c := &packCheck{lim: lim, keep: keep, in: make(chan []byte), need: make(chan struct{}), done: make(chan struct{})}
+	c := &packCheck{lim: lim, keep: keep, in: make(chan []byte), need: make(chan struct{}), quit: make(chan struct{}), done: make(chan struct{})}
 	if keep {
 		c.whole, c.bases = map[plumbing.Hash]bool{}, map[plumbing.Hash]bool{}
 	}
@@ -110,7 +111,7 @@ func (c *packCheck) finished() error {
 // Close ends the stream and returns the checker's verdict on the whole
 // pack.
 func (c *packCheck) Close() error {
-	close(c.in)
+	close(c.quit)
 	<-c.done
 	if c.err != nil {
 		return c.err
@@ -124,12 +125,16 @@ func (c *packCheck) Close() error {
 // Read gives the checker the chunks handed over by Write.
 func (c *packCheck) Read(p []byte) (int, error) {
 	for len(c.cur) == 0 {
-		c.need <- struct{}{}
-		chunk, ok := <-c.in
-		if !ok {
+		select {
+		case c.need <- struct{}{}:
+		case <-c.quit:
 			return 0, io.EOF
 		}
-		c.cur = chunk
+		select {
+		case c.cur = <-c.in:
+		case <-c.quit:
+			return 0, io.EOF
+		}
 	}
 	n := copy(p, c.cur)
 	c.cur = c.cur[n:]

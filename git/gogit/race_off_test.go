@@ -1,0 +1,5 @@
+//go:build !race
+
+package gogit_test
+
+const raceEnabled = false

@@ -1,0 +1,6 @@
+//go:build race
+
+package gogit_test
+
+// raceEnabled: the race detector multiplies memory use several times.
+const raceEnabled = true

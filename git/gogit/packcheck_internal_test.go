@@ -126,7 +126,7 @@ func TestPackCheck(t *testing.T) {
 		{name: "delta base larger than MaxObjectSize", pack: newPack(2).object(packBlob, 6, blob).ofsDelta(1<<40, 6).bytes(), wantLimit: "MaxObjectSize"},
 		{name: "header lies: inflates to more", pack: newPack(1).object(packBlob, 10, make([]byte, 1<<20)).bytes(), wantErr: true},
 		{name: "header lies: inflates to less", pack: newPack(1).object(packBlob, 100, blob).bytes(), wantErr: true},
-		{name: "more objects than MaxObjects", pack: newPack(1 << 30).object(packBlob, 6, blob).bytes(), wantLimit: "MaxObjects"},
+		{name: "more objects than MaxObjects", pack: newPack(1<<30).object(packBlob, 6, blob).bytes(), wantLimit: "MaxObjects"},
 		{name: "a 60 KiB object within the limits", pack: newPack(1).object(packBlob, 60<<10, bytes.Repeat([]byte("x"), 60<<10)).bytes(), wantErr: false},
 		{name: "truncated", pack: newPack(2).object(packBlob, 6, blob).bytes()[:30], wantErr: true},
 		{name: "trailing data", pack: append(newPack(1).object(packBlob, 6, blob).bytes(), "junk"...), wantErr: true},

@@ -33,6 +33,7 @@
 //	gitopskit_reconcile_condition{kind,name,namespace,type,status} 1 for the current status, 0 for the others
 //	gitopskit_suspend_status{kind,name,namespace}                  1 when suspended
 //	gitopskit_reconcile_panics_total{kind,name,namespace}          reconciles that panicked (RecordPanic)
+//	gitopskit_drift_corrected_total{kind,name,namespace}           applied objects corrected after a change behind our back
 //
 // Delete drops every series of an object, so deleted objects do not linger
 // in the exposition.

@@ -35,6 +35,7 @@ type Recorder struct {
 	condition *prometheus.GaugeVec
 	suspended *prometheus.GaugeVec
 	panics    *prometheus.CounterVec
+	drift     *prometheus.CounterVec
 	scheme    *runtime.Scheme
 
 	// types remembers the condition types recorded per object, so that a
@@ -99,6 +100,11 @@ func NewRecorder(opts ...Option) *Recorder {
 			Name:      "reconcile_panics_total",
 			Help:      "The number of an object's reconciliations that panicked and were recovered.",
 		}, objLabels),
+		drift: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: o.prefix,
+			Name:      "drift_corrected_total",
+			Help:      "The number of an object's applied objects found changed behind the controller's back and corrected.",
+		}, objLabels),
 		scheme: o.scheme,
 		types:  map[objectKey]map[string]struct{}{},
 	}
@@ -110,6 +116,7 @@ func (r *Recorder) Describe(ch chan<- *prometheus.Desc) {
 	r.condition.Describe(ch)
 	r.suspended.Describe(ch)
 	r.panics.Describe(ch)
+	r.drift.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -118,6 +125,7 @@ func (r *Recorder) Collect(ch chan<- prometheus.Metric) {
 	r.condition.Collect(ch)
 	r.suspended.Collect(ch)
 	r.panics.Collect(ch)
+	r.drift.Collect(ch)
 }
 
 // Register registers the Recorder's collectors on reg. Controllers pass
@@ -184,6 +192,14 @@ func (r *Recorder) RecordPanic(obj client.Object) {
 	r.panics.WithLabelValues(r.labels(obj)...).Inc()
 }
 
+// RecordDriftCorrected counts n objects that obj's reconcile found changed
+// behind its back (a kubectl edit, a deletion) and put back.
+func (r *Recorder) RecordDriftCorrected(obj client.Object, n int) {
+	if n > 0 {
+		r.drift.WithLabelValues(r.labels(obj)...).Add(float64(n))
+	}
+}
+
 // Delete drops every series of obj. Call it when the object is gone (its
 // Get returned NotFound, or its finalizer ran): only its kind, name and
 // namespace are read.
@@ -196,6 +212,7 @@ func (r *Recorder) Delete(obj client.Object) {
 	r.condition.DeletePartialMatch(match)
 	r.suspended.DeletePartialMatch(match)
 	r.panics.DeletePartialMatch(match)
+	r.drift.DeletePartialMatch(match)
 	delete(r.types, objectKey{kind: lv[0], name: lv[1], namespace: lv[2]})
 }
 

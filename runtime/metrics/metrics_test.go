@@ -119,7 +119,7 @@ gotk_suspend_status{kind="Widget",name="w2",namespace="apps"} 0
 	}
 }
 
-func TestRecordPanic(t *testing.T) {
+func TestRecordPanicAndDrift(t *testing.T) {
 	t.Parallel()
 	rec, reg := newRecorder(t)
 	obj := widget("apps", "w1")
@@ -133,8 +133,18 @@ gitopskit_reconcile_panics_total{kind="Widget",name="w1",namespace="apps"} 2
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gitopskit_reconcile_panics_total"); err != nil {
 		t.Fatal(err)
 	}
+	rec.RecordDriftCorrected(obj, 3)
+	rec.RecordDriftCorrected(obj, 0)
+	want = `
+# HELP gitopskit_drift_corrected_total The number of an object's applied objects found changed behind the controller's back and corrected.
+# TYPE gitopskit_drift_corrected_total counter
+gitopskit_drift_corrected_total{kind="Widget",name="w1",namespace="apps"} 3
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gitopskit_drift_corrected_total"); err != nil {
+		t.Fatal(err)
+	}
 	rec.Delete(obj)
-	if n := testutil.CollectAndCount(rec, "gitopskit_reconcile_panics_total"); n != 0 {
+	if n := testutil.CollectAndCount(rec, "gitopskit_reconcile_panics_total", "gitopskit_drift_corrected_total"); n != 0 {
 		t.Errorf("%d panic series after Delete", n)
 	}
 }

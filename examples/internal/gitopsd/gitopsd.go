@@ -10,10 +10,12 @@ import (
 	"os"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -78,6 +80,15 @@ type Options struct {
 	// (runtime/acl AllowNamespaceSelector). Empty allows them from every
 	// namespace, as Flux does by default, unless NoCrossNamespaceRefs.
 	CrossNamespaceSelector string
+
+	// DefaultServiceAccount is impersonated by every Kustomization of the
+	// local cluster without spec.serviceAccountName (multi-tenancy
+	// lockdown, as Flux's flag of that name). Empty: gitopsd's own
+	// account.
+	DefaultServiceAccount string
+	// RequeueDependency is how often a Kustomization waiting for a
+	// dependency checks it again. Zero: the Kustomization's retry interval.
+	RequeueDependency time.Duration
 }
 
 // DefaultOptions returns gitopsd's defaults. StoragePath has no default.
@@ -104,6 +115,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Refuse references (sourceRef, dependsOn) to another namespace.")
 	fs.StringVar(&o.CrossNamespaceSelector, "cross-namespace-selector", o.CrossNamespaceSelector,
 		"Allow references to another namespace only from namespaces whose labels match this selector (default: from every namespace).")
+	fs.StringVar(&o.DefaultServiceAccount, "default-service-account", o.DefaultServiceAccount,
+		"The service account, in each Kustomization's namespace, that Kustomizations without spec.serviceAccountName impersonate (default: gitopsd's own).")
+	fs.DurationVar(&o.RequeueDependency, "requeue-dependency", o.RequeueDependency,
+		"How often a Kustomization waiting for a dependency checks it again (default: its retry interval).")
 }
 
 // Validate checks the options and returns every problem found, each naming
@@ -127,6 +142,12 @@ func (o *Options) Validate() error {
 	}
 	if err := validHost(o.ArtifactHostOverride); err != nil {
 		bad("artifact-host-override", "%v", err)
+	}
+	if o.DefaultServiceAccount != "" && len(validation.IsDNS1123Subdomain(o.DefaultServiceAccount)) > 0 {
+		bad("default-service-account", "%q is not a valid service account name", o.DefaultServiceAccount)
+	}
+	if o.RequeueDependency < 0 {
+		bad("requeue-dependency", "must not be negative")
 	}
 	if o.CrossNamespaceSelector != "" {
 		if o.NoCrossNamespaceRefs {
@@ -288,6 +309,7 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 		{"ocirepository", (&source.OCIRepositoryReconciler{Client: c, Storage: op.storage, Concurrency: concurrency, Metrics: rec}).SetupWithManager},
 		{"kustomization", (&kustomize.KustomizationReconciler{
 			Client: c, Config: applyCfg, Fetcher: fetch.New(fetchOpts...), ACL: policy, Concurrency: concurrency, Metrics: rec,
+			DefaultServiceAccount: opts.DefaultServiceAccount, DependencyRequeue: opts.RequeueDependency,
 		}).SetupWithManager},
 	}
 	for _, s := range setups {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -18,6 +19,7 @@ func TestFlags(t *testing.T) {
 		"--storage-path=/data", "--storage-addr=:9191", "--storage-adv-addr=gitopsd.system.svc.",
 		"--artifact-host-override=localhost:9090", "--cross-namespace-selector=shared=true",
 		"--concurrent=8", "--enable-leader-election",
+		"--default-service-account=tenant", "--requeue-dependency=15s",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -26,8 +28,10 @@ func TestFlags(t *testing.T) {
 		t.Fatalf("Validate: %v", err)
 	}
 	got := []any{opts.StoragePath, opts.StorageAddr, opts.StorageAdvAddr, opts.ArtifactHostOverride,
-		opts.CrossNamespaceSelector, opts.Controller.Concurrency, opts.Controller.LeaderElection, opts.Controller.LeaderElectionID}
-	want := []any{"/data", ":9191", "gitopsd.system.svc.", "localhost:9090", "shared=true", 8, true, "gitopsd-leader-election"}
+		opts.CrossNamespaceSelector, opts.Controller.Concurrency, opts.Controller.LeaderElection, opts.Controller.LeaderElectionID,
+		opts.DefaultServiceAccount, opts.RequeueDependency.String()}
+	want := []any{"/data", ":9191", "gitopsd.system.svc.", "localhost:9090", "shared=true", 8, true, "gitopsd-leader-election",
+		"tenant", "15s"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("parsed options (-want +got):\n%s", diff)
 	}
@@ -57,6 +61,8 @@ func TestValidate(t *testing.T) {
 		{"selector and no refs", func(o *Options) {
 			o.CrossNamespaceSelector, o.NoCrossNamespaceRefs = "a=b", true
 		}, []string{"cannot be combined"}},
+		{"bad default service account", func(o *Options) { o.DefaultServiceAccount = "Not/Valid" }, []string{"--default-service-account"}},
+		{"negative dependency requeue", func(o *Options) { o.RequeueDependency = -time.Second }, []string{"--requeue-dependency"}},
 		{"every problem reported", func(o *Options) {
 			o.StoragePath, o.Controller.Concurrency = "", 0
 		}, []string{"--storage-path", "--concurrent"}},

@@ -38,8 +38,9 @@ type KustomizationSpec struct {
 	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
 	RetryInterval *metav1.Duration `json:"retryInterval,omitempty"`
 
-	// Timeout bounds building, applying and waiting (Interval when not
-	// set).
+	// Timeout bounds building, applying and waiting. When not set:
+	// Interval less 30 seconds, and at least 30 seconds (as Flux), so a
+	// stuck health check ends before the next interval is due.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
@@ -51,9 +52,11 @@ type KustomizationSpec struct {
 
 	// DeletionPolicy says what happens to the applied objects when the
 	// Kustomization is deleted: MirrorPrune (the default) deletes them when
-	// Prune is true, Delete always deletes them, Orphan never does.
+	// Prune is true, Delete always deletes them, WaitForTermination deletes
+	// them and keeps the Kustomization until they are gone (their own
+	// finalizers done, within Timeout), Orphan never deletes them.
 	// +optional
-	// +kubebuilder:validation:Enum=MirrorPrune;Delete;Orphan
+	// +kubebuilder:validation:Enum=MirrorPrune;Delete;WaitForTermination;Orphan
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 
 	// Wait waits for every applied object to be ready (kstatus) before the
@@ -65,6 +68,13 @@ type KustomizationSpec struct {
 	// the Kustomization is Ready.
 	// +optional
 	HealthChecks []meta.NamespacedObjectKindReference `json:"healthChecks,omitempty"`
+
+	// HealthCheckExprs decide the health of the kinds they name with CEL
+	// expressions over the object (bound to "self"), instead of kstatus,
+	// for Wait and HealthChecks.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	HealthCheckExprs []CustomHealthCheck `json:"healthCheckExprs,omitempty"`
 
 	// DependsOn are Kustomizations that must be Ready at their current
 	// generation before this one is applied.
@@ -99,6 +109,11 @@ type KustomizationSpec struct {
 	// +optional
 	Components []string `json:"components,omitempty"`
 
+	// CommonMetadata adds labels and annotations to every object's
+	// metadata (not to selectors or pod templates).
+	// +optional
+	CommonMetadata *CommonMetadata `json:"commonMetadata,omitempty"`
+
 	// PostBuild substitutes ${var} references in the built objects.
 	// +optional
 	PostBuild *PostBuild `json:"postBuild,omitempty"`
@@ -108,9 +123,16 @@ type KustomizationSpec struct {
 	Decryption *Decryption `json:"decryption,omitempty"`
 
 	// ServiceAccountName is the service account, in the Kustomization's
-	// namespace, impersonated to apply, prune and health-check.
+	// namespace, impersonated to apply, prune and health-check (on the
+	// cluster KubeConfig names, when set). gitopsd's
+	// --default-service-account applies when it is empty.
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// KubeConfig applies, prunes and health-checks on another cluster,
+	// whose kubeconfig a Secret of the Kustomization's namespace holds.
+	// +optional
+	KubeConfig *KubeConfigReference `json:"kubeConfig,omitempty"`
 
 	// Force recreates objects whose immutable fields changed.
 	// +optional
@@ -119,6 +141,66 @@ type KustomizationSpec struct {
 	// Suspend stops the controller from reconciling the object.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+}
+
+// CustomHealthCheck is the health of one kind as CEL expressions over the
+// object ("self"). They are tried in the order failed, current,
+// inProgress; the first true decides, and an object none matches is in
+// progress.
+type CustomHealthCheck struct {
+	// APIVersion of the kind, "group/version" or "version".
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	APIVersion string `json:"apiVersion"`
+	// Kind the expressions apply to.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	Kind string `json:"kind"`
+	// Current is true when the object is healthy.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	Current string `json:"current"`
+	// InProgress is true while the object is getting there.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	InProgress string `json:"inProgress,omitempty"`
+	// Failed is true when the object will not get there.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Failed string `json:"failed,omitempty"`
+}
+
+// CommonMetadata are labels and annotations added to every object.
+type CommonMetadata struct {
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// KubeConfigReference names the Secret holding a kubeconfig.
+type KubeConfigReference struct {
+	// SecretRef names the Secret, in the Kustomization's namespace; its key
+	// "value" or "value.yaml" (or Key) holds the kubeconfig. A kubeconfig
+	// that runs a program (exec, auth provider) or reads a local file
+	// (certificate-authority, client-certificate, client-key, tokenFile) is
+	// refused: credentials and CAs must be inline.
+	// +required
+	SecretRef SecretKeyReference `json:"secretRef"`
+}
+
+// SecretKeyReference names a key of a Secret in the referrer's namespace.
+type SecretKeyReference struct {
+	// Name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// Key of the value; the kind's default when empty.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key,omitempty"`
 }
 
 // CrossNamespaceSourceReference names a source, in the Kustomization's
@@ -171,6 +253,9 @@ const (
 	DeletionPolicyMirrorPrune DeletionPolicy = "MirrorPrune"
 	// DeletionPolicyDelete always deletes the objects.
 	DeletionPolicyDelete DeletionPolicy = "Delete"
+	// DeletionPolicyWaitForTermination deletes the objects and waits until
+	// they are gone.
+	DeletionPolicyWaitForTermination DeletionPolicy = "WaitForTermination"
 	// DeletionPolicyOrphan leaves the objects on the cluster.
 	DeletionPolicyOrphan DeletionPolicy = "Orphan"
 )
@@ -267,6 +352,25 @@ type Decryption struct {
 	SecretRef *meta.LocalObjectReference `json:"secretRef,omitempty"`
 }
 
+// HistoryEntry is one outcome of the Kustomization's reconciles.
+type HistoryEntry struct {
+	// Digest is the sha256 of the objects built (empty when the reconcile
+	// failed before building).
+	// +optional
+	Digest string `json:"digest,omitempty"`
+	// Revision is the source revision.
+	Revision string `json:"revision"`
+	// OriginRevision is the revision the artifact came from.
+	// +optional
+	OriginRevision string `json:"originRevision,omitempty"`
+	// Time is when the reconcile with this outcome ended first.
+	Time metav1.Time `json:"time"`
+	// Duration is how long that reconcile took.
+	Duration metav1.Duration `json:"duration"`
+	// Outcome is Succeeded, or the reason of the failure.
+	Outcome string `json:"outcome"`
+}
+
 // ResourceInventory lists the objects a Kustomization applied, in Flux's
 // format.
 type ResourceInventory struct {
@@ -302,6 +406,18 @@ type KustomizationStatus struct {
 	// LastAttemptedRevision is the source revision last tried.
 	// +optional
 	LastAttemptedRevision string `json:"lastAttemptedRevision,omitempty"`
+
+	// LastAppliedOriginRevision is the revision the source's artifact came
+	// from (its org.opencontainers.image.revision metadata, the commit an
+	// OCI artifact was pushed from), as last applied.
+	// +optional
+	LastAppliedOriginRevision string `json:"lastAppliedOriginRevision,omitempty"`
+
+	// History lists the distinct outcomes of the last reconciles, newest
+	// first (at most 5): a new entry when what was applied or the outcome
+	// changes, so a re-check of an unchanged set writes nothing.
+	// +optional
+	History []HistoryEntry `json:"history,omitempty"`
 
 	// Inventory lists the objects applied.
 	// +optional
@@ -365,12 +481,13 @@ func (in *Kustomization) GetRetryInterval() time.Duration {
 	return in.Spec.Interval.Duration
 }
 
-// GetTimeout returns spec.timeout, or spec.interval.
+// GetTimeout returns spec.timeout; when not set, spec.interval less 30
+// seconds, and at least 30 seconds.
 func (in *Kustomization) GetTimeout() time.Duration {
 	if in.Spec.Timeout != nil && in.Spec.Timeout.Duration > 0 {
 		return in.Spec.Timeout.Duration
 	}
-	return in.Spec.Interval.Duration
+	return max(in.Spec.Interval.Duration-30*time.Second, 30*time.Second)
 }
 
 // GetDeletionPolicy returns spec.deletionPolicy, MirrorPrune when empty.

@@ -85,6 +85,9 @@ func overlay(obj *kustomizev1.Kustomization) kustomize.Overlay {
 		NameSuffix: s.NameSuffix,
 		Components: s.Components,
 	}
+	if m := s.CommonMetadata; m != nil {
+		o.Labels, o.Annotations = m.Labels, m.Annotations
+	}
 	for _, p := range s.Patches {
 		kp := kustomize.Patch{Patch: p.Patch}
 		if t := p.Target; t != nil {

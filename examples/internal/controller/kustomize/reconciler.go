@@ -93,6 +93,13 @@ type KustomizationReconciler struct {
 	// Metrics records each reconcile's duration and the resulting
 	// conditions and suspension; nil records nothing.
 	Metrics *metrics.Recorder
+	// DefaultServiceAccount, when set, is impersonated by Kustomizations
+	// of the local cluster without spec.serviceAccountName (gitopsd's
+	// --default-service-account: multi-tenancy lockdown).
+	DefaultServiceAccount string
+	// DependencyRequeue is how soon a Kustomization waiting for a
+	// dependency checks again; zero means its retry interval.
+	DependencyRequeue time.Duration
 
 	// applier is the uncached admin client, built by SetupWithManager,
 	// used when no service account is impersonated.
@@ -110,7 +117,9 @@ func (r *KustomizationReconciler) Reconcile(ctx context.Context, req crreconcile
 		RetryInterval:   (*kustomizev1.Kustomization).GetRetryInterval,
 		Finalize:        r.finalize,
 		Reconcile: func(ctx context.Context, obj *kustomizev1.Kustomization, rep *controllers.Reporter) (conditions.Summary, error) {
-			err := r.reconcile(ctx, obj, rep)
+			run := &run{start: time.Now()}
+			err := r.reconcile(ctx, obj, rep, run)
+			recordHistory(obj, run, err)
 			return conditions.Summary{SuccessMessage: "Applied revision: " + obj.Status.LastAppliedRevision}, err
 		},
 	}.Run(ctx, req, &kustomizev1.Kustomization{})
@@ -118,7 +127,7 @@ func (r *KustomizationReconciler) Reconcile(ctx context.Context, req crreconcile
 
 // reconcile does the work of one reconcile of a live Kustomization; its
 // error decides the conditions (see reconcile.Result).
-func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev1.Kustomization, rep *controllers.Reporter) error {
+func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev1.Kustomization, rep *controllers.Reporter, run *run) error {
 	conditions.MarkReconciling(obj, conditions.ProgressingReason, "reconciling generation %d", obj.Generation)
 
 	src, err := r.source(ctx, obj)
@@ -127,6 +136,7 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 	}
 	art := src.GetArtifact()
 	obj.Status.LastAttemptedRevision = art.Revision
+	run.revision, run.origin = art.Revision, originRevision(art)
 
 	if err := r.checkDependencies(ctx, obj); err != nil {
 		return err
@@ -136,10 +146,13 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 	if req, ok := reconcile.GetRequest(obj); ok && req.Pending(obj.Status.LastHandledReconcileAt) {
 		force, requested = req.Force(), true
 	}
+	// A re-apply of what was applied and Ready: whatever it changes was
+	// changed behind our back (drift).
+	reapply := conditions.IsReady(obj) && obj.Status.ObservedGeneration == obj.Generation &&
+		obj.Status.LastAppliedRevision == art.Revision
 	// Real work shows in the status while it runs; a re-check of an
 	// unchanged, Ready Kustomization stays silent and writes nothing.
-	working := requested || !conditions.IsReady(obj) || obj.Status.ObservedGeneration != obj.Generation ||
-		obj.Status.LastAppliedRevision != art.Revision
+	working := requested || !reapply
 	if working {
 		rep.Progress(ctx, "applying revision %s", art.Revision)
 	}
@@ -161,8 +174,11 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 	if err != nil {
 		return reconcile.Fail(BuildFailedReason, fmt.Errorf("building revision %s: %w", art.Revision, err))
 	}
+	if run.digest, err = setDigest(objs); err != nil {
+		return reconcile.Fail(BuildFailedReason, fmt.Errorf("building revision %s: %w", art.Revision, err))
+	}
 
-	c, err := r.applyClient(obj)
+	c, err := r.applyClient(ctx, obj, rep)
 	if err != nil {
 		return err
 	}
@@ -196,10 +212,20 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 		return reconcile.Fail(ApplyFailedReason, fmt.Errorf("applying revision %s: %w", art.Revision, applyErr))
 	}
 	next := ssa.InventoryFromChangeSet(cs)
+	var drifted []string
 	if cs.Changed() {
 		log := logr.FromContextOrDiscard(ctx)
 		log.Info("applied", "revision", art.Revision, "created", cs.Count(ssa.ActionCreated),
 			"configured", cs.Count(ssa.ActionConfigured), "recreated", cs.Count(ssa.ActionRecreated))
+		if reapply {
+			// Same revision, same spec, applied before: what changed was
+			// changed behind our back.
+			drifted = changedObjects(cs)
+			log.Info("corrected drift", "revision", art.Revision, "objects", drifted)
+			if r.Metrics != nil {
+				r.Metrics.RecordDriftCorrected(obj, len(drifted))
+			}
+		}
 	}
 
 	if obj.Spec.Prune {
@@ -229,7 +255,12 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 		return reconcile.Fail(HealthCheckFailedReason, fmt.Errorf("revision %s: %w", art.Revision, err))
 	}
 	obj.Status.LastAppliedRevision = art.Revision
-	conditions.MarkTrue(obj, conditions.Ready, conditions.SucceededReason, "Applied revision: %s", art.Revision)
+	obj.Status.LastAppliedOriginRevision = run.origin
+	msg := "Applied revision: " + art.Revision
+	if len(drifted) > 0 {
+		msg += "; corrected drift in " + summarise(drifted, maxListed)
+	}
+	conditions.MarkTrue(obj, conditions.Ready, conditions.SucceededReason, "%s", msg)
 	return nil
 }
 
@@ -295,7 +326,7 @@ func (r *KustomizationReconciler) checkDependencies(ctx context.Context, obj *ku
 		dep := &kustomizev1.Kustomization{}
 		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: d.Name}, dep); err != nil {
 			if apierrors.IsNotFound(err) {
-				return reconcile.Wait(conditions.DependencyNotReadyReason, obj.GetRetryInterval(),
+				return reconcile.Wait(conditions.DependencyNotReadyReason, r.dependencyRequeue(obj),
 					fmt.Errorf("dependency '%s/%s' not found", ns, d.Name))
 			}
 			return err
@@ -303,7 +334,7 @@ func (r *KustomizationReconciler) checkDependencies(ctx context.Context, obj *ku
 		if err := dependency.CheckReady(ctx, dep, opts); err != nil {
 			var nr *dependency.NotReadyError
 			if errors.As(err, &nr) {
-				return reconcile.Wait(conditions.DependencyNotReadyReason, obj.GetRetryInterval(), err)
+				return reconcile.Wait(conditions.DependencyNotReadyReason, r.dependencyRequeue(obj), err)
 			}
 			return reconcile.Stall(InvalidSpecReason, fmt.Errorf("dependsOn '%s/%s': %w", ns, d.Name, err))
 		}
@@ -311,19 +342,47 @@ func (r *KustomizationReconciler) checkDependencies(ctx context.Context, obj *ku
 	return nil
 }
 
-// applyClient returns the client that applies, prunes and waits: the
-// admin one, or one impersonating spec.serviceAccountName.
-func (r *KustomizationReconciler) applyClient(obj *kustomizev1.Kustomization) (client.WithWatch, error) {
-	if obj.Spec.ServiceAccountName == "" {
-		return r.applier, nil
+// dependencyRequeue is how soon a Kustomization waiting for a dependency
+// checks again.
+func (r *KustomizationReconciler) dependencyRequeue(obj *kustomizev1.Kustomization) time.Duration {
+	if r.DependencyRequeue > 0 {
+		return r.DependencyRequeue
 	}
-	cfg := rest.CopyConfig(r.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{
-		UserName: serviceAccountUser(obj.Namespace, obj.Spec.ServiceAccountName),
+	return obj.GetRetryInterval()
+}
+
+// applyClient returns the client that applies, prunes and waits: on the
+// cluster of spec.kubeConfig or this one, as the admin or impersonating
+// spec.serviceAccountName (or, on this cluster, DefaultServiceAccount).
+func (r *KustomizationReconciler) applyClient(ctx context.Context, obj *kustomizev1.Kustomization, rep *controllers.Reporter) (client.WithWatch, error) {
+	sa := obj.Spec.ServiceAccountName
+	if obj.Spec.KubeConfig == nil {
+		if sa == "" {
+			sa = r.DefaultServiceAccount
+		}
+		if sa == "" {
+			return r.applier, nil
+		}
 	}
-	c, err := client.NewWithWatch(cfg, client.Options{Scheme: r.Client.Scheme(), Mapper: r.Client.RESTMapper()})
+	cfg := r.Config
+	mapper := r.Client.RESTMapper()
+	if obj.Spec.KubeConfig != nil {
+		remote, err := r.remoteConfig(ctx, obj, rep)
+		if err != nil {
+			return nil, err
+		}
+		cfg, mapper = remote, nil // discovered on the remote cluster
+	}
+	cfg = rest.CopyConfig(cfg)
+	if sa != "" {
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: serviceAccountUser(obj.Namespace, sa)}
+	}
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: r.Client.Scheme(), Mapper: mapper})
 	if err != nil {
-		return nil, fmt.Errorf("building a client for service account '%s/%s': %w", obj.Namespace, obj.Spec.ServiceAccountName, err)
+		if sa != "" {
+			return nil, fmt.Errorf("building a client for service account '%s/%s': %w", obj.Namespace, sa, err)
+		}
+		return nil, fmt.Errorf("building a client for the cluster of spec.kubeConfig: %w", err)
 	}
 	return c, nil
 }
@@ -404,7 +463,10 @@ func (r *KustomizationReconciler) checkHealth(ctx context.Context, obj *kustomiz
 	waitCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go r.cancelOnNewRevision(waitCtx, cancel, obj.DeepCopy(), revision)
-	err = mgr.Wait(waitCtx, objs, ssa.WaitOptions{Timeout: obj.GetTimeout(), FailFast: true, DefaultNamespace: obj.Namespace})
+	err = mgr.Wait(waitCtx, objs, ssa.WaitOptions{
+		Timeout: obj.GetTimeout(), FailFast: true, DefaultNamespace: obj.Namespace,
+		HealthRules: healthRules(obj.Spec.HealthCheckExprs),
+	})
 	if cause := context.Cause(waitCtx); err != nil && errors.Is(cause, errNewRevision) {
 		err = cause
 	}
@@ -419,11 +481,13 @@ func (r *KustomizationReconciler) checkHealth(ctx context.Context, obj *kustomiz
 
 // finalize deletes or orphans the inventory as spec.deletionPolicy says,
 // and the Lifecycle then drops the finalizer.
-func (r *KustomizationReconciler) finalize(ctx context.Context, obj *kustomizev1.Kustomization, _ *controllers.Reporter) error {
-	del := false
+func (r *KustomizationReconciler) finalize(ctx context.Context, obj *kustomizev1.Kustomization, rep *controllers.Reporter) error {
+	del, wait := false, false
 	switch obj.GetDeletionPolicy() {
 	case kustomizev1.DeletionPolicyDelete:
 		del = true
+	case kustomizev1.DeletionPolicyWaitForTermination:
+		del, wait = true, true
 	case kustomizev1.DeletionPolicyMirrorPrune:
 		del = obj.Spec.Prune
 	}
@@ -432,7 +496,7 @@ func (r *KustomizationReconciler) finalize(ctx context.Context, obj *kustomizev1
 		if err != nil {
 			return reconcile.Stall(InvalidSpecReason, err)
 		}
-		c, err := r.applyClient(obj)
+		c, err := r.applyClient(ctx, obj, rep)
 		if err != nil {
 			return err
 		}
@@ -440,7 +504,10 @@ func (r *KustomizationReconciler) finalize(ctx context.Context, obj *kustomizev1
 		if err != nil {
 			return err
 		}
-		if _, err := mgr.Prune(ctx, inv, ssa.PruneOptions{}); err != nil {
+		if wait {
+			rep.Progress(ctx, "deleting %d objects and waiting for them to be gone", len(inv.Entries))
+		}
+		if _, err := mgr.Prune(ctx, inv, ssa.PruneOptions{Wait: wait, Timeout: obj.GetTimeout()}); err != nil {
 			return reconcile.Fail(DeletionFailedReason, fmt.Errorf("deleting the applied objects: %w", err))
 		}
 		obj.Status.Inventory = nil

@@ -31,13 +31,38 @@ func TestRevision(t *testing.T) {
 func TestRedactURL(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"https://user:tok@host/r.git": "https://host/r.git",
-		"ssh://git:pw@host/r.git":     "ssh://git@host/r.git",
-		"https://host/r.git":          "https://host/r.git",
+		"https://user:tok@host/r.git":                  "https://host/r.git",
+		"https://ghp_token@host/r.git":                 "https://host/r.git",
+		"ssh://git:pw@host/r.git":                      "ssh://git@host/r.git",
+		"https://host/r.git":                           "https://host/r.git",
+		"https://host/r.git?private_token=glpat-x":     "https://host/r.git?private_token=***",
+		"https://host/r.git?access_token=x&ref=main":   "https://host/r.git?access_token=***&ref=main",
+		"https://host/r.git#s3cret":                    "https://host/r.git#***",
+		"user:pw@host:org/r.git":                       "user@host:org/r.git",
+		"git@github.com:org/r.git":                     "git@github.com:org/r.git",
+		"https:/user:pw@host/r.git":                    "https:/host/r.git",
+		"http:user:pw@host/x":                          "http:host/x",
+		"https://user:p@ss/w@host/r.git":               "https://host/r.git",
+		"https://host/r.git?X-Amz-Signature=abc&X-A=1": "https://host/r.git?X-Amz-Signature=***&X-A=1",
 	} {
 		if got := git.RedactURL(in); got != want {
 			t.Errorf("RedactURL(%s) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+func TestCredentialsInURLOverHTTP(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"http://u:p@host/r.git", "http://tok@host/r.git", "http://host/r.git?private_token=x"} {
+		if err := (git.AuthOptions{}).Validate(u); !errors.Is(err, git.ErrInvalidOptions) {
+			t.Errorf("Validate(%q) = %v, want ErrInvalidOptions", u, err)
+		}
+		if err := (git.AuthOptions{AllowInsecureHTTP: true}).Validate(u); err != nil {
+			t.Errorf("Validate(%q) with AllowInsecureHTTP = %v", u, err)
+		}
+	}
+	if err := (git.AuthOptions{}).Validate("http://host/r.git"); err != nil {
+		t.Errorf("an anonymous http remote: %v", err)
 	}
 }
 

@@ -62,8 +62,16 @@ func (s *Settings) Sanitize(ctx context.Context, op string, err error) error {
 			causes = append(causes, ctxErr)
 		}
 	}
-	return &Error{msg: op + " " + git.RedactURL(s.URL) + ": " + s.Scrub(msg), causes: causes}
+	msg = s.Scrub(msg)
+	if len(msg) > maxMessage {
+		msg = strings.ToValidUTF8(msg[:maxMessage], "") + " …(truncated)"
+	}
+	return &Error{msg: op + " " + git.RedactURL(s.URL) + ": " + msg, causes: causes}
 }
+
+// maxMessage bounds what of a remote's message an error keeps, so it fits
+// a status condition.
+const maxMessage = 4 << 10
 
 func containsErr(errs []error, e error) bool {
 	for _, x := range errs {

@@ -155,9 +155,17 @@ func TestCredentialsNeverEchoed(t *testing.T) {
 				}
 				calls := map[string]func() error{
 					"Resolve": func() error { _, err := c.Resolve(ctx, git.Reference{}); return err },
-					"Clone":   func() error { _, err := c.Clone(ctx, filepath.Join(t.TempDir(), "c"), gogit.CloneOptions{}); return err },
-					"Export":  func() error { _, err := c.Export(ctx, filepath.Join(t.TempDir(), "e"), gogit.CloneOptions{}); return err },
-					"Push":    func() error { return c.Push(ctx, work, gogit.PushOptions{RefSpecs: []string{"refs/heads/main:refs/heads/echo"}}) },
+					"Clone": func() error {
+						_, err := c.Clone(ctx, filepath.Join(t.TempDir(), "c"), gogit.CloneOptions{})
+						return err
+					},
+					"Export": func() error {
+						_, err := c.Export(ctx, filepath.Join(t.TempDir(), "e"), gogit.CloneOptions{})
+						return err
+					},
+					"Push": func() error {
+						return c.Push(ctx, work, gogit.PushOptions{RefSpecs: []string{"refs/heads/main:refs/heads/echo"}})
+					},
 				}
 				if status == http.StatusOK {
 					delete(calls, "Resolve") // served by upstream, nothing to echo

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/gitopskit/kit/oci/internal/cosign"
 )
 
 func FuzzParseDockerConfig(f *testing.F) {
@@ -98,4 +100,23 @@ func TestSupportTags(t *testing.T) {
 			t.Errorf("isSupportTag(%q) = %v", tag, got)
 		}
 	}
+}
+
+// FuzzClassicBundle feeds hostile annotations of a classic keyless
+// signature to the conversion into a sigstore bundle: it must return a
+// bundle or an error, never panic.
+func FuzzClassicBundle(f *testing.F) {
+	f.Add("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", `{"SignedEntryTimestamp":"c2V0","Payload":{"body":"e30=","integratedTime":1,"logIndex":0,"logID":""}}`, []byte("sig"), []byte("{}"))
+	f.Add("", "", []byte{}, []byte{})
+	f.Add("x", "{", []byte("s"), []byte("p"))
+	f.Fuzz(func(t *testing.T, cert, rekor string, sig, payload []byte) {
+		ann := map[string]string{cosign.CertificateAnnotation: cert, cosign.RekorBundleAnnotation: rekor}
+		b, err := classicBundle(ann, sig, payload)
+		if err == nil && b == nil {
+			t.Fatal("no bundle and no error")
+		}
+		if err != nil && !errors.Is(err, errClassic) {
+			t.Fatalf("untyped error %v", err)
+		}
+	})
 }

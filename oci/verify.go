@@ -34,8 +34,12 @@ type VerifyOptions struct {
 	// with simple-signing layers), as made by "cosign sign --key".
 	// ParsePublicKeys reads them from PEM.
 	PublicKeys []crypto.PublicKey
-	// Keyless verifies sigstore bundles attached to the artifact as OCI
-	// referrers (cosign's new bundle format), offline.
+	// Keyless verifies Fulcio-certified signatures offline, in both formats
+	// cosign writes: sigstore bundles attached to the artifact as OCI
+	// referrers (cosign's new bundle format), and classic keyless
+	// signatures (the sha256-<hex>.sig tag whose simple-signing layer
+	// carries the Fulcio certificate and the Rekor entry with its signed
+	// entry timestamp in annotations).
 	Keyless *KeylessOptions
 }
 
@@ -68,7 +72,8 @@ type Identity struct {
 type VerifyResult struct {
 	// Digest is the manifest digest verified.
 	Digest string
-	// Method is "cosign-key" or "sigstore-bundle".
+	// Method is "cosign-key", "cosign-keyless" (a classic keyless
+	// signature) or "sigstore-bundle".
 	Method string
 	// Subject and Issuer are the certificate identity of a keyless signature.
 	Subject, Issuer string
@@ -129,18 +134,18 @@ func (c *Client) verify(ctx context.Context, d name.Digest, o VerifyOptions) (*V
 	log := logr.FromContextOrDiscard(ctx).WithValues("digest", d.String())
 	var reasons []string
 	found := 0
-	if len(o.PublicKeys) > 0 {
-		res, n, why, err := c.verifyCosignKey(ctx, d, o.PublicKeys)
-		if err != nil {
-			return nil, err
-		}
-		if res != nil {
-			log.V(1).Info("signature verified", "method", res.Method)
-			return res, nil
-		}
-		found += n
-		reasons = append(reasons, why...)
+	// Classic signatures (a key, or a keyless certificate with its Rekor
+	// entry) sit under the sha256-<hex>.sig tag; bundles are referrers.
+	res, n, why, err := c.verifySignatureTag(ctx, d, o)
+	if err != nil {
+		return nil, err
 	}
+	if res != nil {
+		log.V(1).Info("signature verified", "method", res.Method, "subject", res.Subject)
+		return res, nil
+	}
+	found += n
+	reasons = append(reasons, why...)
 	if o.Keyless != nil {
 		res, n, why, err := c.verifyBundles(ctx, d, o.Keyless)
 		if err != nil {
@@ -159,17 +164,26 @@ func (c *Client) verify(ctx context.Context, d name.Digest, o VerifyOptions) (*V
 	return nil, &VerificationError{Digest: d.DigestStr(), Reasons: reasons}
 }
 
-// verifyCosignKey checks the classic signatures of d. It returns the result
-// when one is trusted, else the number of signatures seen and why each
-// failed. err is for failures to talk to the registry.
-func (c *Client) verifyCosignKey(ctx context.Context, d name.Digest, keys []crypto.PublicKey) (*VerifyResult, int, []string, error) {
-	verifiers := make([]signature.Verifier, 0, len(keys))
-	for _, k := range keys {
+// verifySignatureTag checks the classic signatures of d, the layers of
+// the image tagged sha256-<hex>.sig: with the public keys, and, when the
+// layer carries a certificate, keyless (see verifyClassicKeyless). It
+// returns the result when one is trusted, else the number of signatures
+// seen and why each failed. err is for failures to talk to the registry.
+func (c *Client) verifySignatureTag(ctx context.Context, d name.Digest, o VerifyOptions) (*VerifyResult, int, []string, error) {
+	verifiers := make([]signature.Verifier, 0, len(o.PublicKeys))
+	for _, k := range o.PublicKeys {
 		v, err := signature.LoadVerifier(k, crypto.SHA256)
 		if err != nil {
 			return nil, 0, nil, fmt.Errorf("verify: load public key: %w", err)
 		}
 		verifiers = append(verifiers, v)
+	}
+	var keyless *keylessVerifier
+	if o.Keyless != nil {
+		var err error
+		if keyless, err = newKeylessVerifier(o.Keyless); err != nil {
+			return nil, 0, nil, err
+		}
 	}
 	tag := d.Context().Tag(cosign.SignatureTag(d.DigestStr()))
 	desc, err := c.puller.Get(ctx, tag)
@@ -192,27 +206,40 @@ func (c *Client) verifyCosignKey(ctx context.Context, d name.Digest, keys []cryp
 		if string(l.MediaType) != cosign.SimpleSigningMediaType {
 			continue
 		}
+		if n >= maxReferrers {
+			break
+		}
 		n++
 		sig, err := base64.StdEncoding.DecodeString(l.Annotations[cosign.SignatureAnnotation])
 		if err != nil || len(sig) == 0 {
 			reasons = append(reasons, fmt.Sprintf("layer %s: no base64 signature annotation", l.Digest))
 			continue
 		}
+		_, hasCert := l.Annotations[cosign.CertificateAnnotation]
+		if len(verifiers) == 0 && (keyless == nil || !hasCert) {
+			reasons = append(reasons, fmt.Sprintf("layer %s: %s", l.Digest, noVerifierFor(hasCert)))
+			continue
+		}
 		payload, err := c.readBlob(ctx, d.Context(), l)
 		if err != nil {
 			return nil, 0, nil, err
 		}
-		ok := false
-		for _, v := range verifiers {
-			if v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(payload)) == nil {
-				ok = true
-				break
+		var out *VerifyResult
+		switch {
+		case verifiesWithKey(verifiers, sig, payload):
+			out = &VerifyResult{Digest: d.DigestStr(), Method: "cosign-key"}
+		case keyless != nil && hasCert:
+			id, err := keyless.verifyClassic(l.Annotations, sig, payload)
+			if err != nil {
+				reasons = append(reasons, fmt.Sprintf("layer %s: keyless: %v", l.Digest, err))
+				continue
 			}
-		}
-		if !ok {
+			out = &VerifyResult{Digest: d.DigestStr(), Method: "cosign-keyless", Subject: id.Subject, Issuer: id.Issuer}
+		default:
 			reasons = append(reasons, fmt.Sprintf("layer %s: signature does not verify with the public keys", l.Digest))
 			continue
 		}
+		// The signature holds: it must be about this manifest.
 		p, err := cosign.ParsePayload(payload)
 		if err != nil {
 			reasons = append(reasons, fmt.Sprintf("layer %s: %v", l.Digest, err))
@@ -222,34 +249,42 @@ func (c *Client) verifyCosignKey(ctx context.Context, d name.Digest, keys []cryp
 			reasons = append(reasons, fmt.Sprintf("layer %s: signs %s, not this manifest", l.Digest, p.Critical.Image.DockerManifestDigest))
 			continue
 		}
-		return &VerifyResult{Digest: d.DigestStr(), Method: "cosign-key"}, n, nil, nil
+		return out, n, nil, nil
 	}
 	return nil, n, reasons, nil
 }
 
+// verifiesWithKey reports whether sig over payload verifies with one of
+// the verifiers.
+func verifiesWithKey(verifiers []signature.Verifier, sig, payload []byte) bool {
+	for _, v := range verifiers {
+		if v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(payload)) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// noVerifierFor says why a classic signature cannot be checked with the
+// options given.
+func noVerifierFor(hasCert bool) string {
+	if hasCert {
+		return "a keyless signature (it carries a certificate), and no keyless options were given"
+	}
+	return "a signature made with a key, and no public keys were given"
+}
+
 // verifyBundles checks the sigstore bundles attached to d as referrers.
 func (c *Client) verifyBundles(ctx context.Context, d name.Digest, o *KeylessOptions) (*VerifyResult, int, []string, error) {
-	vopts := []verify.VerifierOption{verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1)}
-	if !o.SkipSCT {
-		vopts = append(vopts, verify.WithSignedCertificateTimestamps(1))
-	}
-	verifier, err := verify.NewVerifier(o.TrustedMaterial, vopts...)
+	kv, err := newKeylessVerifier(o)
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("verify: %w", err)
+		return nil, 0, nil, err
 	}
 	digestBytes, err := hex.DecodeString(d.DigestStr()[len("sha256:"):])
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("verify: %w", err)
 	}
-	popts := make([]verify.PolicyOption, 0, len(o.Identities))
-	for _, id := range o.Identities {
-		ci, err := verify.NewShortCertificateIdentity(id.Issuer, id.IssuerRegexp, id.Subject, id.SubjectRegexp)
-		if err != nil {
-			return nil, 0, nil, fmt.Errorf("verify: identity: %w", err)
-		}
-		popts = append(popts, verify.WithCertificateIdentity(ci))
-	}
-	policy := verify.NewPolicy(verify.WithArtifactDigest("sha256", digestBytes), popts...)
+	policy := verify.NewPolicy(verify.WithArtifactDigest("sha256", digestBytes), kv.identities...)
 
 	idx, err := remote.Referrers(d, append(c.remoteOpts, remote.WithContext(ctx), remote.Reuse(c.puller))...)
 	if err != nil {
@@ -297,17 +332,13 @@ func (c *Client) verifyBundles(ctx context.Context, d name.Digest, o *KeylessOpt
 				reasons = append(reasons, fmt.Sprintf("referrer %s: bundle: %v", ref.Digest, err))
 				continue
 			}
-			res, err := verifier.Verify(&bun, policy)
+			res, err := kv.verifier.Verify(&bun, policy)
 			if err != nil {
 				reasons = append(reasons, fmt.Sprintf("referrer %s: %v", ref.Digest, err))
 				continue
 			}
-			out := &VerifyResult{Digest: d.DigestStr(), Method: "sigstore-bundle"}
-			if res.Signature != nil && res.Signature.Certificate != nil {
-				out.Subject = res.Signature.Certificate.SubjectAlternativeName
-				out.Issuer = res.Signature.Certificate.Issuer
-			}
-			return out, n, nil, nil
+			id := signerOf(res)
+			return &VerifyResult{Digest: d.DigestStr(), Method: "sigstore-bundle", Subject: id.Subject, Issuer: id.Issuer}, n, nil, nil
 		}
 	}
 	return nil, n, reasons, nil

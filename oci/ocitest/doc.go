@@ -4,8 +4,10 @@
 // test trusts), with optional basic or token authentication, a flaky mode
 // that fails every other request with 503, and helpers that sign pushed
 // artifacts the way cosign does: with a key (Signer, Registry.Sign), or
-// keyless (KeylessSigner, Registry.SignKeyless) through a private Sigstore
-// instance whose trusted_root.json the test hands to the verifier.
+// keyless (KeylessSigner, Registry.SignKeyless for bundles,
+// Registry.SignKeylessClassic for the classic .sig format) through a
+// private Sigstore instance whose trusted_root.json the test hands to the
+// verifier.
 //
 //	reg := ocitest.New(t, ocitest.WithTLS(), ocitest.WithBasicAuth("user", "pass"))
 //	c, _ := oci.NewClient(reg.ClientOptions()...)

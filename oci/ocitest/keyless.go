@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +57,7 @@ type KeylessSigner struct {
 	ctKey                  *ecdsa.PrivateKey
 	trusted                *root.TrustedRoot
 	trustedJSON            []byte
+	logIndex               atomic.Int64 // of classic signatures' Rekor entries
 }
 
 // Fulcio certificate extensions naming the OIDC issuer: the original raw

@@ -92,3 +92,36 @@ func TestKeylessSigner(t *testing.T) {
 		})
 	}
 }
+
+// A classic keyless signature from the signer verifies against its trusted
+// root with the default checks, and names the signer.
+func TestSignKeylessClassic(t *testing.T) {
+	t.Parallel()
+	reg := ocitest.New(t)
+	c, err := oci.NewClient(reg.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte("app\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pushed, err := c.Push(context.Background(), reg.Repo("app")+":v1", dir, oci.PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := ocitest.NewKeylessSigner(t, workflow, actions)
+	if d := reg.SignKeylessClassic(t, signer, reg.Repo("app")+":v1"); d != pushed {
+		t.Fatalf("signed %s, want %s", d, pushed)
+	}
+	res, err := c.Verify(context.Background(), reg.Repo("app")+"@"+pushed, oci.VerifyOptions{Keyless: &oci.KeylessOptions{
+		TrustedMaterial: signer.TrustedRoot(),
+		Identities:      []oci.Identity{{Issuer: actions, Subject: workflow}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Method != "cosign-keyless" || res.Subject != workflow || res.Issuer != actions {
+		t.Errorf("result = %+v", res)
+	}
+}

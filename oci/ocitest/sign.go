@@ -73,9 +73,25 @@ func (r *Registry) Sign(t testing.TB, s *Signer, ref string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.PushSignature(t, d.String(), payload, map[string]string{cosign.SignatureAnnotation: base64.StdEncoding.EncodeToString(sig)})
+	return d.DigestStr()
+}
+
+// PushSignature pushes a classic cosign signature of the manifest ref points
+// to, as it is given: the image tagged sha256-<hex>.sig whose one layer is
+// payload (media type application/vnd.dev.cosign.simplesigning.v1+json)
+// with annotations on the layer. It replaces any signature image of that
+// manifest. Sign and SignKeylessClassic use it; a test uses it to push a
+// tampered signature (KeylessSigner.ClassicSignature gives the parts).
+func (r *Registry) PushSignature(t testing.TB, ref string, payload []byte, annotations map[string]string) {
+	t.Helper()
+	d, err := r.resolve(ref)
+	if err != nil {
+		t.Fatalf("push signature of %s: %v", ref, err)
+	}
 	img, err := mutate.Append(empty.Image, mutate.Addendum{
 		Layer:       static.NewLayer(payload, cosign.SimpleSigningMediaType),
-		Annotations: map[string]string{cosign.SignatureAnnotation: base64.StdEncoding.EncodeToString(sig)},
+		Annotations: annotations,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -83,9 +99,8 @@ func (r *Registry) Sign(t testing.TB, s *Signer, ref string) string {
 	img = mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), types.OCIConfigJSON)
 	tag := d.Context().Tag(cosign.SignatureTag(d.DigestStr()))
 	if err := remote.Write(tag, img, r.remoteOptions()...); err != nil {
-		t.Fatalf("sign %s: push signature: %v", ref, err)
+		t.Fatalf("push signature of %s: %v", ref, err)
 	}
-	return d.DigestStr()
 }
 
 // AttachBundle attaches a sigstore bundle (JSON) to the manifest ref points

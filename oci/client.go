@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -42,6 +43,7 @@ type Client struct {
 	rootCAs     *x509.CertPool
 	certs       []tls.Certificate
 	base        http.RoundTripper
+	proxy       *url.URL
 	retries     int
 	backoff     time.Duration
 	timeout     time.Duration
@@ -120,6 +122,25 @@ func WithClientCertificate(cert tls.Certificate) Option {
 // including redirects, fails with ErrInsecure, even to loopback registries.
 func WithInsecure(insecure bool) Option { return func(c *Client) { c.insecure = insecure } }
 
+// WithProxy sends every request through the HTTP(S) or SOCKS5 proxy at u
+// instead of the one the environment names (HTTPS_PROXY and friends). Proxy
+// credentials may be given as u's user info: they are sent to the proxy
+// only, and masked in every error like the registry credentials. Ignored
+// with WithTransport, whose transport chooses its own proxy.
+func WithProxy(u *url.URL) Option {
+	return func(c *Client) {
+		if u == nil {
+			return
+		}
+		cp := *u
+		c.proxy = &cp
+		if u.User != nil {
+			pw, _ := u.User.Password()
+			c.secrets.addBasic(u.User.Username(), pw)
+		}
+	}
+}
+
 // WithTransport replaces the base HTTP transport (TLS options are then the
 // transport's business; the plain-HTTP guard still applies).
 func WithTransport(rt http.RoundTripper) Option { return func(c *Client) { c.base = rt } }
@@ -169,6 +190,9 @@ func NewClient(opts ...Option) (*Client, error) {
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.Proxy = http.ProxyFromEnvironment
+		if c.proxy != nil {
+			t.Proxy = http.ProxyURL(c.proxy)
+		}
 		t.TLSHandshakeTimeout = 15 * time.Second
 		t.ResponseHeaderTimeout = 60 * time.Second
 		t.MaxIdleConnsPerHost = 8

@@ -13,16 +13,17 @@
 // A Client carries the credentials and transport: anonymous, basic, bearer
 // token, a docker config.json (the content of a kubernetes.io/dockerconfigjson
 // Secret) or any authn.Keychain; custom CAs and client certificates; plain
-// HTTP only WithInsecure; retries with backoff on 408, 429, 5xx and broken
+// HTTP only WithInsecure; an explicit proxy (WithProxy); retries with backoff on 408, 429, 5xx and broken
 // connections; a per-call timeout; the User-Agent gitopskit-oci/<version>.
 // Errors never contain credentials: URLs lose their user info and query
 // strings, and configured secrets are masked.
 //
-// Verification accepts cosign's classic key-based signatures (the
-// sha256-<hex>.sig tag) with public keys, and sigstore bundles attached as
-// OCI referrers (cosign's new bundle format), keyless, checked offline with
-// sigstore-go against a trusted root the caller provides and an expected
-// issuer and subject. ErrNoSignature and *VerificationError (ErrUntrusted)
+// Verification accepts cosign's classic signatures (the sha256-<hex>.sig
+// tag), made with a key (checked with public keys) or keyless (a Fulcio
+// certificate and a Rekor bundle in the layer's annotations), and sigstore
+// bundles attached as OCI referrers (cosign's new bundle format). Keyless
+// signatures of both formats are checked offline with sigstore-go against
+// a trusted root the caller provides and an expected issuer and subject. ErrNoSignature and *VerificationError (ErrUntrusted)
 // tell unsigned from untrusted.
 //
 // The ocitest package runs a registry in process for tests.

@@ -233,7 +233,9 @@ func (e *exporter) rewrite(commit *object.Commit) error {
 // writeAll writes commit's tree (read from st) under root, then its
 // submodules when the export recurses into them.
 func (e *exporter) writeAll(root *os.Root, st *filesystem.Storage, commit *object.Commit, sparse []string, ws *walkState) error {
-	w := &treeWriter{ctx: e.ctx, st: st, root: root, sparse: sparse, use: ws.use, gitlinks: e.submodules}
+	// Submodule folders are made by writeSubmodule, for the submodules it
+	// writes something of.
+	w := &treeWriter{ctx: e.ctx, st: st, root: root, sparse: sparse, use: ws.use}
 	w.start()
 	err := w.writeTree(commit.TreeHash, "")
 	if werr := w.stop(); err == nil {
@@ -293,13 +295,21 @@ func (e *exporter) writeSubmodule(root *os.Root, s submodule, sparse []string, w
 	if err != nil {
 		return fmt.Errorf("%w: commit %s", git.ErrReferenceNotFound, s.commit)
 	}
+	if err := root.MkdirAll(s.path, 0o755); err != nil {
+		return err
+	}
 	subRoot, err := root.OpenRoot(s.path)
 	if err != nil {
 		return err
 	}
 	defer subRoot.Close()
 	sub := &exporter{ctx: e.ctx, c: s.client, opts: subOpts, st: st, submodules: true, held: e.held}
-	return sub.writeAll(subRoot, st, commit, subOpts.SparseDirectories, ws)
+	if err := sub.writeAll(subRoot, st, commit, subOpts.SparseDirectories, ws); err != nil {
+		return err
+	}
+	// A submodule the sparse directories leave empty leaves no folder.
+	removeEmptied(root, []string{s.path})
+	return nil
 }
 
 // newStaging creates the folder an export of dir is written into: beside

@@ -225,23 +225,21 @@ func scan(dir string) ([]stateEntry, error) {
 	return out, err
 }
 
-// record writes the state of the finished export.
+// record writes the state of the finished export. It first waits for the
+// file system's clock to pass the last write (a probe file shows when), so
+// the entries are older than the state's Probe and only a change made
+// after recording is "racily clean" and checked by content.
 func (e *exporter) record(commit plumbing.Hash) error {
-	probe, err := os.CreateTemp(e.dir, ".gitopskit-probe-*")
-	if err != nil {
-		return err
+	first, ok, err := probeTime(e.dir)
+	if err != nil || !ok {
+		return err // no state without times: the next export rewrites the folder
 	}
-	info, statErr := probe.Stat()
-	probe.Close()
-	if err := os.Remove(probe.Name()); err != nil {
-		return err
-	}
-	if statErr != nil {
-		return statErr
-	}
-	_, probeTime, ok := fileIdentity(info)
-	if !ok {
-		return nil // no state: the next export rewrites the folder
+	probe := first
+	for i := 0; probe <= first && i < 1000; i++ {
+		time.Sleep(time.Millisecond)
+		if probe, _, err = probeTime(e.dir); err != nil {
+			return err
+		}
 	}
 	entries, err := scan(e.dir)
 	if err != nil {
@@ -253,9 +251,27 @@ func (e *exporter) record(commit plumbing.Hash) error {
 		Commit:     commit.String(),
 		Sparse:     e.sparse,
 		Submodules: e.submodules,
-		Probe:      probeTime,
+		Probe:      probe,
 		Entries:    entries,
 	})
+}
+
+// probeTime creates and removes a file in dir and returns its change time.
+func probeTime(dir string) (int64, bool, error) {
+	probe, err := os.CreateTemp(dir, ".gitopskit-probe-*")
+	if err != nil {
+		return 0, false, err
+	}
+	info, statErr := probe.Stat()
+	probe.Close()
+	if err := os.Remove(probe.Name()); err != nil {
+		return 0, false, err
+	}
+	if statErr != nil {
+		return 0, false, statErr
+	}
+	_, t, ok := fileIdentity(info)
+	return t, ok, nil
 }
 
 // writeState replaces the destination's state atomically and keeps at most

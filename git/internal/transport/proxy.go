@@ -76,9 +76,15 @@ func dialCONNECT(ctx context.Context, d *net.Dialer, p *url.URL, addr string) (n
 		conn.Close()
 		return nil, fmt.Errorf("proxy refused the tunnel: %s", res.Status)
 	}
-	if br.Buffered() > 0 {
-		conn.Close()
-		return nil, fmt.Errorf("proxy sent data before the tunnel opened")
-	}
-	return conn, nil
+	// The server may speak first (SSH does): what was read past the
+	// proxy's answer belongs to the tunnel.
+	return bufferedConn{Conn: conn, r: br}, nil
 }
+
+// bufferedConn reads through the reader that read the proxy's answer.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }

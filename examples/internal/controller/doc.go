@@ -8,10 +8,11 @@
 // spec.serviceAccountName narrows it per Kustomization by impersonation.
 //
 // Secrets and ConfigMaps (credentials, decryption keys, postBuild
-// variables) and Namespaces (the labels a --cross-namespace-selector
-// matches) are read one at a time and never cached (UncachedObjects), so
-// gitopsd only needs get on them: no list or watch of every Secret in the
-// cluster.
+// variables), ServiceAccounts (the image pull secrets an OCIRepository's
+// serviceAccountName names) and Namespaces (the labels a
+// --cross-namespace-selector matches) are read one at a time and never
+// cached (UncachedObjects), so gitopsd only needs get on them: no list or
+// watch of every Secret in the cluster.
 //
 // Lifecycle is the part of a reconcile the reconcilers share: reading the
 // object, runtime/metrics series, suspend, finalizer, conditions and the
@@ -27,7 +28,7 @@ package controller
 // +kubebuilder:rbac:groups=kustomize.gitopskit.dev,resources=kustomizations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=kustomize.gitopskit.dev,resources=kustomizations/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets;configmaps;namespaces,verbs=get
-// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=impersonate
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;impersonate
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete

@@ -173,7 +173,9 @@ func TestHistoryOriginAndDrift(t *testing.T) {
 // files is refused.
 func TestRemoteCluster(t *testing.T) {
 	f := newFixture(t)
-	remote, err := testenv.Start(testenv.WithScheme(scheme))
+	// A scheme of its own: Start adds to the one it is given, and the
+	// shared one is in use by the manager.
+	remote, err := testenv.Start(testenv.WithScheme(newScheme()))
 	if err != nil {
 		t.Fatal(err)
 	}

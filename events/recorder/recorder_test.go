@@ -170,6 +170,39 @@ func TestKubernetesEventsAreAggregated(t *testing.T) {
 	})
 }
 
+// TestKubernetesEventsAreRateLimited: client-go's spam filter lets 25
+// events about one object through in a burst; the 26th and later are
+// dropped, not queued against the API server.
+func TestKubernetesEventsAreRateLimited(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t)
+	rec, _ := newRecorder(t, recorder.WithKubeConfig(env.Config()))
+	obj := kustomization(ns, "noisy")
+	for i := range 40 {
+		rec.Eventf(obj, corev1.EventTypeNormal, fmt.Sprintf("Reason%d", i), "event %d", i)
+	}
+	// The broadcaster writes in order: once the sentinel's Event exists,
+	// every event before it was written or dropped.
+	rec.Eventf(kustomization(ns, "sentinel"), corev1.EventTypeNormal, "Sentinel", "last")
+	evs := kubeEvents(t, ns, func(evs []corev1.Event) bool {
+		for _, e := range evs {
+			if e.InvolvedObject.Name == "sentinel" {
+				return true
+			}
+		}
+		return false
+	})
+	noisy := 0
+	for _, e := range evs {
+		if e.InvolvedObject.Name == "noisy" {
+			noisy++
+		}
+	}
+	if noisy != 25 {
+		t.Errorf("%d Events about one object, want the burst of 25", noisy)
+	}
+}
+
 // TestEventsReachTheHub: the recorder posts to a real hub over HTTP, which
 // notifies a provider; trace events stay in the cluster.
 func TestEventsReachTheHub(t *testing.T) {

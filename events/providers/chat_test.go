@@ -338,6 +338,11 @@ func TestSlackBotAnswerNotOK(t *testing.T) {
 		t.Fatalf("err = %v, want channel_not_found", err)
 	}
 	mustPermanent(t, err)
+	// An incoming webhook given a token anyway answers a plain "ok".
+	sink.Reply(200, "ok")
+	if err := p.Post(t.Context(), failure()); err != nil {
+		t.Errorf("plain ok: %v", err)
+	}
 	if _, err := providers.NewSlack(providers.Config{Token: secret}); err == nil {
 		t.Error("a bot token without a channel was accepted")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/gitopskit/kit/events"
 )
@@ -105,7 +106,11 @@ func (s *Slack) Post(ctx context.Context, n *events.Notification) error {
 	if err != nil || s.token == "" {
 		return err
 	}
-	// chat.postMessage answers 200 and says in the body whether it worked.
+	// chat.postMessage answers 200 and says in the body whether it worked;
+	// an incoming webhook used with a token answers a plain "ok".
+	if strings.TrimSpace(string(answer)) == "ok" {
+		return nil
+	}
 	var r struct {
 		OK    bool   `json:"ok"`
 		Error string `json:"error"`

@@ -31,6 +31,9 @@ type PullOptions struct {
 	Copy bool
 	// Untar bounds the extraction (see untar.Options for the defaults).
 	Untar untar.Options
+	// MaxLayerSize, when positive, bounds this call's layer instead of the
+	// client's WithMaxLayerSize (e.g. a Helm chart's own size limit).
+	MaxLayerSize int64
 	// SemVer, when ref names a repository without tag or digest, selects the
 	// highest tag satisfying this Masterminds/semver range (e.g. ">=1.0.0 <2.0.0",
 	// "1.x", "*"). Prereleases are considered only when the range names one
@@ -96,7 +99,11 @@ func (c *Client) Pull(ctx context.Context, ref, dst string, o PullOptions) (*Met
 	}
 	md.Layer = layer
 	log := logr.FromContextOrDiscard(ctx).WithValues("ref", md.URL, "digest", md.Digest)
-	rc, err := c.openBlob(ctx, r.Context(), layer)
+	limit := c.maxLayer
+	if o.MaxLayerSize > 0 {
+		limit = o.MaxLayerSize
+	}
+	rc, err := c.openBlobLimit(ctx, r.Context(), layer, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -221,6 +221,8 @@ func TestPullHostileLayers(t *testing.T) {
 		{"symlink out then write through", makeTar(t, true, tarEntry{name: "l", typ: '2', link: "/"}, tarEntry{name: "l/etc/x", body: "x"}), oci.PullOptions{}, c, nil},
 		{"bomb over untar limit", makeTar(t, true, tarEntry{name: "big", body: big}), oci.PullOptions{Untar: untar.Options{MaxBytes: 64 << 10}}, c, untar.ErrLimitExceeded},
 		{"layer over size limit", makeTar(t, true, tarEntry{name: "big", body: big}), oci.PullOptions{}, newClient(t, reg, oci.WithMaxLayerSize(1024)), oci.ErrTooLarge},
+		{"layer over the call's size limit", makeTar(t, true, tarEntry{name: "big", body: big}), oci.PullOptions{MaxLayerSize: 1024}, c, oci.ErrTooLarge},
+		{"copied layer over the call's size limit", makeTar(t, true, tarEntry{name: "big", body: big}), oci.PullOptions{MaxLayerSize: 1024, Copy: true}, c, oci.ErrTooLarge},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

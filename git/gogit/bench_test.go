@@ -1,17 +1,17 @@
 package gogit_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"sync"
-	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +28,7 @@ const (
 
 // benchRepoVersion names the generator: change it whenever benchRepo's
 // output would change, so a cached repository of the old shape is not reused.
-const benchRepoVersion = "v2"
+const benchRepoVersion = "v3" // v3: packed by git repack
 
 // benchRepo serves the benchmark repository: benchCommits commits over
 // benchFiles files. Generating it takes about a minute, so it is built once
@@ -81,41 +81,139 @@ func generateBenchRepo(repo *gittest.Repository) {
 	}
 }
 
-// peakHeap samples the heap while f runs and returns the peak in MB.
-func peakHeap(f func()) float64 {
-	runtime.GC() // start from the live heap, not earlier garbage
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		var m runtime.MemStats
-		for {
-			runtime.ReadMemStats(&m)
-			if m.HeapAlloc > peak.Load() {
-				peak.Store(m.HeapAlloc)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	}()
-	f()
-	close(stop)
-	wg.Wait()
-	return float64(peak.Load()) / (1 << 20)
+// procStats is what a child process cost: wall time and peak resident
+// memory.
+type procStats struct {
+	wall   time.Duration
+	maxRSS int64 // KiB
 }
 
-func BenchmarkGit(b *testing.B) {
-	srv, repo := benchRepo(b)
-	ctx := context.Background()
-	url := srv.HTTPURL("big.git")
-	c, err := gogit.New(url)
+// inProcess runs job in a child process of its own (see TestMain): a
+// Clone or Export, whose peak memory is its VmHWM, or the git CLI, whose
+// peak memory is that of its largest process (git, git-remote-http,
+// index-pack).
+func inProcess(b *testing.B, job childJob) procStats {
+	b.Helper()
+	if job.Dir == "" {
+		job.Dir = b.TempDir()
+	}
+	spec, err := json.Marshal(job)
 	if err != nil {
 		b.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err = cmd.Run()
+	st := procStats{wall: time.Since(start)}
+	var rep childReport
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if err != nil || json.Unmarshal([]byte(lines[len(lines)-1]), &rep) != nil || rep.Err != "" {
+		b.Fatalf("%s %v: %v\n%s", job.Op, job.Args, err, out.String())
+	}
+	st.maxRSS = rep.HWMKB
+	return st
+}
+
+// gitJob runs the git CLI with no user or system configuration.
+func gitJob(dir string, args ...string) childJob {
+	return childJob{Op: "exec", Dir: dir, Args: append([]string{"git"}, args...),
+		Env: []string{"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=" + os.DevNull, "GIT_TERMINAL_PROMPT=0"}}
+}
+
+func report(b *testing.B, prefix string, s procStats) {
+	b.ReportMetric(s.wall.Seconds(), prefix+"-s")
+	b.ReportMetric(float64(s.maxRSS)/1024, prefix+"-peak-RSS-MiB")
+}
+
+// BenchmarkGit measures, against gittest (git http-backend) on a
+// 2,000-commit, 5,000-file repository, in one run so the figures compare:
+// a fresh shallow clone by gogit and by the git CLI (time and peak memory,
+// each in a process of its own), an update after 1 and after 10 new
+// commits through the kept cache (time and pack bytes received) and the
+// git CLI's fetch --depth 1 of the same commits, and the no-op check.
+func BenchmarkGit(b *testing.B) {
+	srv, repo := benchRepo(b)
+	proxy := newCountingProxy(b, srv)
+	url := proxy.URL + "/big.git"
+	ctx := context.Background()
+	commits := 0
+	newCommits := func(n int) {
+		for range n {
+			commits++
+			repo.Commit("main", "one more", map[string]string{
+				fmt.Sprintf("dir%02d/file%04d.txt", commits%50, commits%benchFiles): fmt.Sprintf("changed %d\n", commits),
+				fmt.Sprintf("dir00/new%d.txt", commits):                            "x",
+			})
+		}
+	}
+
+	b.Run("ShallowClone", func(b *testing.B) {
+		var gogitStats, cliStats procStats
+		for b.Loop() {
+			gogitStats = inProcess(b, childJob{Op: "clone", URL: url})
+			cliStats = inProcess(b, gitJob(b.TempDir(), "clone", "--quiet", "--depth", "1", url, "c"))
+		}
+		report(b, "gogit", gogitStats)
+		report(b, "git-cli", cliStats)
+		b.ReportMetric(gogitStats.wall.Seconds()/cliStats.wall.Seconds(), "time-vs-cli-x")
+		b.ReportMetric(float64(gogitStats.maxRSS)/float64(cliStats.maxRSS), "memory-vs-cli-x")
+	})
+
+	cache, err := gogit.NewCache(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := gogit.New(url, gogit.WithCache(cache))
+	if err != nil {
+		b.Fatal(err)
+	}
+	exportDir := filepath.Join(b.TempDir(), "export")
+	if _, err := c.Export(ctx, exportDir, gogit.CloneOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	cliDir := filepath.Join(b.TempDir(), "cli")
+	inProcess(b, gitJob(".", "clone", "--quiet", "--depth", "1", url, cliDir))
+	fresh := func(b *testing.B) time.Duration {
+		start := time.Now()
+		if _, err := c.Clone(ctx, filepath.Join(b.TempDir(), "fresh"), gogit.CloneOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+
+	for _, n := range []int{1, 10} {
+		b.Run(fmt.Sprintf("UpdateAfter%dCommits", n), func(b *testing.B) {
+			var update, cliFetch, freshClone time.Duration
+			var bytes, cliBytes int64
+			for b.Loop() {
+				b.StopTimer()
+				newCommits(n)
+				b.StartTimer()
+				proxy.bytes.Store(0)
+				start := time.Now()
+				if _, err := c.Export(ctx, exportDir, gogit.CloneOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				update += time.Since(start)
+				bytes += proxy.bytes.Load()
+				b.StopTimer()
+				proxy.bytes.Store(0)
+				cliFetch += inProcess(b, gitJob(cliDir, "fetch", "--quiet", "--depth", "1", "origin", "main")).wall
+				cliBytes += proxy.bytes.Load()
+				freshClone += fresh(b)
+				b.StartTimer()
+			}
+			k := float64(b.N)
+			b.ReportMetric(update.Seconds()/k, "update-s")
+			b.ReportMetric(float64(bytes)/k, "update-bytes")
+			b.ReportMetric(cliFetch.Seconds()/k, "git-cli-fetch-s")
+			b.ReportMetric(float64(cliBytes)/k, "git-cli-fetch-bytes")
+			b.ReportMetric(freshClone.Seconds()/k, "fresh-clone-s")
+			b.ReportMetric(freshClone.Seconds()/update.Seconds(), "speedup-vs-fresh-clone-x")
+		})
 	}
 
 	b.Run("NoOpCheck", func(b *testing.B) {
@@ -125,104 +223,10 @@ func BenchmarkGit(b *testing.B) {
 		}
 		b.ReportAllocs()
 		for b.Loop() {
-			res, err := c.Clone(ctx, b.TempDir(), gogit.CloneOptions{Reference: git.Reference{Branch: "main"}, LastRevision: rev})
+			res, err := c.Export(ctx, exportDir, gogit.CloneOptions{Reference: git.Reference{Branch: "main"}, LastRevision: rev})
 			if err != nil || !res.Unchanged {
 				b.Fatal(err, res)
 			}
 		}
-	})
-
-	b.Run("GitCLIShallowClone", func(b *testing.B) {
-		if _, err := exec.LookPath("git"); err != nil {
-			b.Skip("git CLI not installed")
-		}
-		for b.Loop() {
-			dir := filepath.Join(b.TempDir(), "c")
-			cmd := exec.Command("git", "clone", "--quiet", "--depth", "1", url, dir)
-			cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+b.TempDir())
-			if out, err := cmd.CombinedOutput(); err != nil {
-				b.Fatalf("%v: %s", err, out)
-			}
-		}
-	})
-
-	// Incremental: a warm cache holding the previous revision, one new
-	// commit (one file changed, one added), then Export.
-	cache, err := gogit.NewCache(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	cc, err := gogit.New(url, gogit.WithCache(cache))
-	if err != nil {
-		b.Fatal(err)
-	}
-	exportDir := filepath.Join(b.TempDir(), "export")
-	warm := sync.OnceFunc(func() { // only when an incremental benchmark runs
-		if _, err := cc.Export(ctx, exportDir, gogit.CloneOptions{}); err != nil {
-			b.Fatal(err)
-		}
-	})
-	commits := 0
-	newCommit := func() {
-		commits++
-		repo.Commit("main", "one more", map[string]string{
-			"dir00/file0000.txt":                    fmt.Sprintf("changed %d\n", commits),
-			fmt.Sprintf("dir00/new%d.txt", commits): "x",
-		})
-	}
-	// The measure: Export updating the previous export in place,
-	// versus a fresh shallow clone (Clone, depth 1, with a worktree) of the
-	// same revision, timed in the same iteration so the ratio compares like
-	// with like. The fresh clone is also the shallow-clone figure.
-	b.Run("IncrementalVsFreshClone", func(b *testing.B) {
-		warm()
-		b.ReportAllocs()
-		var inc, fresh time.Duration
-		var peak, freshPeak float64
-		for b.Loop() {
-			b.StopTimer()
-			newCommit()
-			b.StartTimer()
-			peak = max(peak, peakHeap(func() {
-				start := time.Now()
-				if _, err := cc.Export(ctx, exportDir, gogit.CloneOptions{}); err != nil {
-					b.Fatal(err)
-				}
-				inc += time.Since(start)
-			}))
-			dir := filepath.Join(b.TempDir(), "c")
-			freshPeak = max(freshPeak, peakHeap(func() {
-				start := time.Now()
-				if _, err := c.Clone(ctx, dir, gogit.CloneOptions{}); err != nil {
-					b.Fatal(err)
-				}
-				fresh += time.Since(start)
-			}))
-		}
-		n := float64(b.N)
-		b.ReportMetric(inc.Seconds()/n, "incremental-s")
-		b.ReportMetric(fresh.Seconds()/n, "fresh-clone-s")
-		b.ReportMetric(fresh.Seconds()/inc.Seconds(), "speedup-x")
-		b.ReportMetric(peak, "incremental-peak-heap-MB")
-		b.ReportMetric(freshPeak, "fresh-clone-peak-heap-MB")
-	})
-	// Export through the warm cache into a new folder: the fetch is as
-	// small, but every file is written.
-	b.Run("IncrementalNewFolder", func(b *testing.B) {
-		warm()
-		b.ReportAllocs()
-		var peak float64
-		for b.Loop() {
-			b.StopTimer()
-			newCommit()
-			dir := filepath.Join(b.TempDir(), "e")
-			b.StartTimer()
-			peak = max(peak, peakHeap(func() {
-				if _, err := cc.Export(ctx, dir, gogit.CloneOptions{}); err != nil {
-					b.Fatal(err)
-				}
-			}))
-		}
-		b.ReportMetric(peak, "peak-heap-MB")
 	})
 }

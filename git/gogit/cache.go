@@ -96,23 +96,34 @@ func (c *Cache) lock(ctx context.Context, dir string) (unlock func(), err error)
 	}, nil
 }
 
+// objectCacheSize bounds the objects a storage keeps decoded in memory:
+// trees are read again (the index, in-place updates), blobs once.
+const objectCacheSize = 16 << 20
+
+// openStorage opens the repository storage in gitDir, keeping its pack
+// files open until Close.
+func openStorage(gitDir string) *filesystem.Storage {
+	return filesystem.NewStorageWithOptions(osfs.New(gitDir), cache.NewObjectLRU(objectCacheSize), filesystem.Options{KeepDescriptors: true})
+}
+
 // open opens (or creates) the bare repository in dir. A repository that
-// does not open is removed and created again.
+// does not open is removed and created again. The caller closes it.
 func openCache(dir string, rebuild bool) (*filesystem.Storage, error) {
 	if rebuild {
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, err
 		}
 	}
-	st := filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault())
+	st := openStorage(dir)
 	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err == nil {
 		if _, err := gogit.Open(st, nil); err == nil {
 			return st, nil
 		}
+		st.Close()
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, err
 		}
-		st = filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRUDefault())
+		st = openStorage(dir)
 	}
 	if _, err := gogit.Init(st, nil); err != nil {
 		return nil, fmt.Errorf("init cache repository: %w", err)
@@ -146,7 +157,10 @@ func consolidatePacks(dir string) error {
 		packs = append(packs, pack{idx, info.Size()})
 	}
 	sort.Slice(packs, func(i, j int) bool { return packs[i].size > packs[j].size })
+	// A base completing a thin pack may be in several packs: each object
+	// goes in once.
 	var hashes []plumbing.Hash
+	seen := map[plumbing.Hash]bool{}
 	for _, p := range packs[1:] {
 		f, err := os.Open(p.idx)
 		if err != nil {
@@ -170,7 +184,10 @@ func consolidatePacks(dir string) error {
 			if err != nil {
 				return err
 			}
-			hashes = append(hashes, e.Hash)
+			if !seen[e.Hash] {
+				seen[e.Hash] = true
+				hashes = append(hashes, e.Hash)
+			}
 		}
 		entries.Close()
 	}

@@ -78,8 +78,12 @@ func (c *Client) cloneInto(ctx context.Context, r *remote, dir string, t *target
 	if _, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{c.url}}); err != nil {
 		return nil, err
 	}
-	st := repo.Storer
-	if err := c.fetch(ctx, r, st, filepath.Join(dir, ".git"), t, opts); err != nil {
+	// The fetch and checkout read through a storage that keeps its pack
+	// files open and caches little: a checkout reads every blob once.
+	gitDir := filepath.Join(dir, ".git")
+	st := openStorage(gitDir)
+	defer st.Close()
+	if err := c.fetch(ctx, r, st, gitDir, t, opts); err != nil {
 		return nil, err
 	}
 	commit, err := object.GetCommit(st, t.commit)

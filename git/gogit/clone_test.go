@@ -96,6 +96,12 @@ func TestCloneReferences(t *testing.T) {
 			if res.Commit.Author.Email != "test@gitopskit.dev" || res.Commit.Message == "" || len(res.Commit.Encoded) == 0 {
 				t.Errorf("commit metadata incomplete: %+v", res.Commit)
 			}
+			// The clone is a repository git itself accepts: pack, index,
+			// shallow file, worktree index.
+			gitCLI(t, dir, "fsck", "--no-dangling")
+			if status := gitCLI(t, dir, "status", "--porcelain"); status != "" {
+				t.Errorf("git status of a fresh clone: %q", status)
+			}
 		})
 	}
 }

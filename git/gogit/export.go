@@ -91,18 +91,19 @@ func (c *Client) Export(ctx context.Context, dir string, opts CloneOptions) (*Re
 	if err != nil {
 		return nil, err
 	}
+	defer st.Close()
 	e.st = st
 	e.held[cdir] = st
 	inPlace, err := e.export(commit)
 	if err != nil {
 		return nil, err
 	}
-	if err := consolidatePacks(cdir); err != nil {
-		log.Info("could not consolidate the cache's pack files", "error", err.Error())
-	}
 	out, err := buildCommit(st, t, commit)
 	if err != nil {
 		return nil, err
+	}
+	if err := consolidatePacks(cdir); err != nil {
+		log.Info("could not consolidate the cache's pack files", "error", err.Error())
 	}
 	log.V(1).Info("exported", "revision", out.Revision(), "inPlace", inPlace)
 	return &Result{Commit: out, Revision: out.Revision()}, nil
@@ -126,6 +127,9 @@ func (c *Client) fetchCached(ctx context.Context, r *remote, cdir string, t *tar
 		}
 		if err == nil {
 			return st, commit, nil
+		}
+		if st != nil {
+			st.Close()
 		}
 		removeTempPacks(cdir)
 		if attempt > 0 || ctx.Err() != nil || errors.Is(err, git.ErrAuthentication) ||
@@ -285,7 +289,10 @@ func (e *exporter) writeSubmodule(root *os.Root, s submodule, sparse []string, w
 		st, _, err = s.client.fetchCached(e.ctx, r, cdir, t, subOpts)
 		if err == nil {
 			e.held[cdir] = st
-			defer delete(e.held, cdir)
+			defer func() {
+				delete(e.held, cdir)
+				st.Close()
+			}()
 		}
 	}
 	if err != nil {

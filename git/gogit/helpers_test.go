@@ -107,7 +107,7 @@ type countingProxy struct {
 	posts atomic.Int64
 }
 
-func newCountingProxy(t *testing.T, srv *gittest.Server) *countingProxy {
+func newCountingProxy(t testing.TB, srv *gittest.Server) *countingProxy {
 	t.Helper()
 	target, err := url.Parse(srv.HTTPURL(""))
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gitopskit/kit/git"
@@ -25,10 +26,12 @@ const childEnv = "GITOPSKIT_GIT_MEMORY_CHILD"
 
 // childJob is what the parent asks the child to do.
 type childJob struct {
-	Op   string             `json:"op"` // "clone" or "export"
+	Op   string             `json:"op"` // "clone", "export", or "exec" (a program)
 	URL  string             `json:"url"`
 	Opts gogit.CloneOptions `json:"opts"`
 	Dir  string             `json:"dir"`
+	Args []string           `json:"args"` // exec: the program and its arguments
+	Env  []string           `json:"env"`  // exec: added to the environment
 }
 
 // childReport is what the child answers: the error text, whether it was
@@ -52,6 +55,9 @@ func runChild(spec string) int {
 	if err := json.Unmarshal([]byte(spec), &job); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
+	}
+	if job.Op == "exec" {
+		return runProgram(job)
 	}
 	cache, err := gogit.NewCache(filepath.Join(job.Dir, "cache"))
 	if err != nil {
@@ -79,6 +85,26 @@ func runChild(spec string) int {
 	rep.HWMKB = peakRSS()
 	out, _ := json.Marshal(rep)
 	fmt.Println(string(out))
+	return 0
+}
+
+// runProgram runs job's program (the git CLI) and reports the peak
+// resident set of its largest process (ru_maxrss, which also counts what
+// this small launcher held when it started the program).
+func runProgram(job childJob) int {
+	cmd := exec.Command(job.Args[0], job.Args[1:]...)
+	cmd.Dir = job.Dir
+	cmd.Env = append(os.Environ(), job.Env...)
+	out, err := cmd.CombinedOutput()
+	var rep childReport
+	if err != nil {
+		rep.Err = fmt.Sprintf("%v: %s", err, out)
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rep.HWMKB = ru.Maxrss
+	}
+	data, _ := json.Marshal(rep)
+	fmt.Println(string(data))
 	return 0
 }
 

@@ -1,6 +1,7 @@
 package gogit
 
 import (
+	"bufio"
 	"bytes"
 	"compress/zlib"
 	"context"
@@ -8,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,73 +21,96 @@ import (
 )
 
 // storePack stores the pack read from r into st (a filesystem storage
-// whose git folder is gitDir), checking it with a packCheck on the way. A
-// thin pack (one whose deltas may have bases that st holds rather than the
-// pack) is received into a file first and completed with those bases, as
-// git's index-pack --fix-thin does, since go-git indexes self-contained
-// packs only.
+// whose git folder is gitDir), checking it with a packCheck on the way,
+// then indexes it (see indexPack). A thin pack (one whose deltas may have
+// bases that st holds rather than the pack) is completed with those bases
+// first, as git's index-pack --fix-thin does.
 func storePack(ctx context.Context, st storage.Storer, gitDir string, r io.Reader, lim limits, thin bool) error {
-	pw, ok := st.(storer.PackfileWriter)
-	if !ok {
-		return errors.New("this storage cannot receive a pack file")
-	}
-	if !thin {
-		w, err := pw.PackfileWriter()
-		if err != nil {
-			return err
-		}
-		check := newPackCheck(lim, false)
-		err = copyChecked(ctx, w, check, r)
-		if cerr := check.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			// The storage never received the pack whole: closing it now
-			// fails its indexing early, before any object is loaded.
-			_ = w.Close()
-			return err
-		}
-		return w.Close()
-	}
-	tmp, err := os.CreateTemp(filepath.Join(gitDir, "objects", "pack"), "tmp_thin_")
+	packDir := filepath.Join(gitDir, "objects", "pack")
+	tmp, err := os.CreateTemp(packDir, "tmp_pack_")
 	if err != nil {
 		return err
 	}
+	stored := false
 	defer func() {
 		tmp.Close()
-		os.Remove(tmp.Name())
+		if !stored {
+			os.Remove(tmp.Name())
+		}
 	}()
-	check := newPackCheck(lim, true)
-	err = copyChecked(ctx, tmp, check, r)
+	check := newPackCheck(lim)
+	out := &trailerWriter{w: bufio.NewWriterSize(tmp, 256<<10), h: sha1.New()}
+	err = copyChecked(ctx, out, check, r)
 	if cerr := check.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = out.w.Flush()
+	}
 	if err != nil {
 		return err
 	}
-	var bases []plumbing.Hash
-	for h := range check.bases {
-		if !check.whole[h] && st.HasEncodedObject(h) == nil {
-			bases = append(bases, h)
+	if !out.matches(check.checksum) {
+		return errors.New("malformed pack: checksum mismatch")
+	}
+	if check.count == 0 {
+		return nil
+	}
+	entries, checksum := check.entries, check.checksum
+	if thin {
+		var bases []plumbing.Hash
+		for h := range check.bases {
+			if !check.whole[h] && st.HasEncodedObject(h) == nil {
+				bases = append(bases, h)
+			}
+		}
+		if len(bases) > 0 {
+			var added []packEntry
+			if added, checksum, err = completePack(tmp, st, check.count, bases); err != nil {
+				return err
+			}
+			entries = append(entries, added...)
 		}
 	}
-	if len(bases) > 0 {
-		if err := completePack(tmp, st, check.count, bases); err != nil {
-			return err
-		}
-	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+	if err := indexPack(ctx, tmp, entries, checksum, lim); err != nil {
 		return err
 	}
-	w, err := pw.PackfileWriter()
-	if err != nil {
+	base := filepath.Join(packDir, "pack-"+checksum.String())
+	if err := os.Rename(tmp.Name(), base+".pack"); err != nil {
 		return err
 	}
-	if _, err := io.Copy(w, tmp); err != nil {
-		_ = w.Close()
+	stored = true
+	if err := os.Rename(tmp.Name()+".idx", base+".idx"); err != nil {
+		os.Remove(base + ".pack")
 		return err
 	}
-	return w.Close()
+	if s, ok := st.(interface{ Reindex() }); ok {
+		s.Reindex()
+	}
+	return nil
+}
+
+// trailerWriter writes a pack and hashes all of it but its last 20 bytes
+// (the checksum the pack ends with).
+type trailerWriter struct {
+	w    *bufio.Writer
+	h    hash.Hash
+	tail []byte
+}
+
+func (t *trailerWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	buf := append(t.tail, p[:n]...)
+	if keep := len(buf) - 20; keep > 0 {
+		t.h.Write(buf[:keep])
+		buf = buf[keep:]
+	}
+	t.tail = append(t.tail[:0], buf...)
+	return n, err
+}
+
+func (t *trailerWriter) matches(sum plumbing.Hash) bool {
+	return len(t.tail) == 20 && bytes.Equal(t.h.Sum(nil), sum[:]) && bytes.Equal(t.tail, sum[:])
 }
 
 // copyChecked copies r to w, each chunk through check first: a chunk check
@@ -115,83 +140,93 @@ func copyChecked(ctx context.Context, w io.Writer, check *packCheck, r io.Reader
 }
 
 // completePack appends the objects bases (read from st) to the thin pack
-// in f, which holds count objects, and rewrites its object count and
-// checksum.
-func completePack(f *os.File, st storer.EncodedObjectStorer, count uint32, bases []plumbing.Hash) error {
+// in f, which holds count objects, rewrites its object count and
+// checksum, and returns the entries it added and the new checksum.
+func completePack(f *os.File, st storer.EncodedObjectStorer, count uint32, bases []plumbing.Hash) ([]packEntry, plumbing.Hash, error) {
+	var sum plumbing.Hash
 	info, err := f.Stat()
 	if err != nil {
-		return err
+		return nil, sum, err
 	}
 	end := info.Size() - 20
 	if end < 12 {
-		return errors.New("malformed pack: too short")
+		return nil, sum, errors.New("malformed pack: too short")
 	}
 	if err := f.Truncate(end); err != nil {
-		return err
-	}
-	if _, err := f.Seek(end, io.SeekStart); err != nil {
-		return err
+		return nil, sum, err
 	}
 	sort.Slice(bases, func(i, j int) bool { return bytes.Compare(bases[i][:], bases[j][:]) < 0 })
+	var added []packEntry
+	offset := end
 	for _, h := range bases {
 		obj, err := st.EncodedObject(plumbing.AnyObject, h)
 		if err != nil {
-			return fmt.Errorf("complete thin pack: base %s: %w", h, err)
+			return nil, sum, fmt.Errorf("complete thin pack: base %s: %w", h, err)
 		}
-		if err := writePackObject(f, obj); err != nil {
-			return err
+		var entry bytes.Buffer
+		headerLen, err := writePackObject(&entry, obj)
+		if err != nil {
+			return nil, sum, err
 		}
+		if _, err := f.WriteAt(entry.Bytes(), offset); err != nil {
+			return nil, sum, err
+		}
+		added = append(added, packEntry{offset: offset, data: offset + int64(headerLen), typ: packTypeOf(obj.Type()), size: uint64(obj.Size()), id: h})
+		offset += int64(entry.Len())
 	}
 	var n [4]byte
 	binary.BigEndian.PutUint32(n[:], count+uint32(len(bases)))
 	if _, err := f.WriteAt(n[:], 8); err != nil {
-		return err
+		return nil, sum, err
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
+	h := sha1.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, offset)); err != nil {
+		return nil, sum, err
 	}
-	sum := sha1.New()
-	if _, err := io.Copy(sum, f); err != nil {
-		return err
-	}
-	_, err = f.Write(sum.Sum(nil))
-	return err
+	copy(sum[:], h.Sum(nil))
+	_, err = f.WriteAt(sum[:], offset)
+	return added, sum, err
 }
 
-// writePackObject appends obj to a pack as a whole (undeltified) entry.
-func writePackObject(w io.Writer, obj plumbing.EncodedObject) error {
-	var t byte
-	switch obj.Type() {
+func packTypeOf(t plumbing.ObjectType) byte {
+	switch t {
 	case plumbing.CommitObject:
-		t = packCommit
+		return packCommit
 	case plumbing.TreeObject:
-		t = packTree
+		return packTree
 	case plumbing.BlobObject:
-		t = packBlob
-	case plumbing.TagObject:
-		t = packTag
+		return packBlob
+	}
+	return packTag
+}
+
+// writePackObject writes obj as a whole (undeltified) pack entry and
+// returns the length of its header.
+func writePackObject(w io.Writer, obj plumbing.EncodedObject) (int, error) {
+	switch obj.Type() {
+	case plumbing.CommitObject, plumbing.TreeObject, plumbing.BlobObject, plumbing.TagObject:
 	default:
-		return fmt.Errorf("complete thin pack: object %s of type %s", obj.Hash(), obj.Type())
+		return 0, fmt.Errorf("complete thin pack: object %s of type %s", obj.Hash(), obj.Type())
 	}
 	size := uint64(obj.Size())
-	header := []byte{t<<4 | byte(size&15)}
+	header := []byte{packTypeOf(obj.Type())<<4 | byte(size&15)}
 	for size >>= 4; size > 0; size >>= 7 {
 		header[len(header)-1] |= 0x80
 		header = append(header, byte(size&0x7f))
 	}
 	if _, err := w.Write(header); err != nil {
-		return err
+		return 0, err
 	}
 	r, err := obj.Reader()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer r.Close()
 	zw := zlib.NewWriter(w)
 	if _, err := io.Copy(zw, r); err != nil {
-		return err
+		return 0, err
 	}
-	return zw.Close()
+	return len(header), zw.Close()
 }
 
 // removeTempPacks removes the half-written pack files a failed fetch left

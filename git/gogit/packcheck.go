@@ -28,8 +28,7 @@ import (
 // storage never receives the chunk that completes a refused object (go-git
 // reads an object whole into memory once its pack is complete).
 type packCheck struct {
-	lim  limits
-	keep bool // record the ids of whole objects and the bases of REF deltas
+	lim limits
 
 	in    chan []byte
 	need  chan struct{}
@@ -39,25 +38,43 @@ type packCheck struct {
 	err   error
 	cur   []byte
 
-	// Read by the caller once done: the pack's object count, the ids of its
-	// whole (not deltified) objects and the bases of its REF_DELTA objects.
-	count  uint32
-	whole  map[plumbing.Hash]bool
-	bases  map[plumbing.Hash]bool
-	stored int64 // bytes received
+	// Read by the caller once done: the pack's object count, its entries,
+	// the ids of its whole (not deltified) objects and the bases of its
+	// REF_DELTA objects, and its checksum.
+	count    uint32
+	entries  []packEntry
+	whole    map[plumbing.Hash]bool
+	bases    map[plumbing.Hash]bool
+	checksum plumbing.Hash
+	stored   int64 // bytes received
+	read     int64 // bytes handed to the checker's reader
+	br       *bufio.Reader
 }
 
-func newPackCheck(lim limits, keep bool) *packCheck {
-	c := &packCheck{lim: lim, keep: keep, in: make(chan []byte), need: make(chan struct{}), quit: make(chan struct{}), done: make(chan struct{})}
-	if keep {
-		c.whole, c.bases = map[plumbing.Hash]bool{}, map[plumbing.Hash]bool{}
-	}
+// packEntry is one object entry of a pack.
+type packEntry struct {
+	offset int64         // of its header
+	data   int64         // offset of its deflated data
+	typ    byte          // pack type
+	size   uint64        // inflated size of its data
+	base   int64         // OFS_DELTA: the offset of its base
+	ref    plumbing.Hash // REF_DELTA: the id of its base
+	id     plumbing.Hash // whole objects: its id (deltas: set by the indexer)
+}
+
+func newPackCheck(lim limits) *packCheck {
+	c := &packCheck{lim: lim, in: make(chan []byte), need: make(chan struct{}), quit: make(chan struct{}), done: make(chan struct{}),
+		whole: map[plumbing.Hash]bool{}, bases: map[plumbing.Hash]bool{}}
+	c.br = bufio.NewReaderSize(c, 64<<10)
 	go func() {
 		defer close(c.done)
-		c.err = c.check(bufio.NewReaderSize(c, 64<<10))
+		c.err = c.check(c.br)
 	}()
 	return c
 }
+
+// pos is the offset in the pack of the next byte the checker reads.
+func (c *packCheck) pos() int64 { return c.read - int64(c.br.Buffered()) }
 
 // errAfterPack reports data after the pack's checksum.
 var errAfterPack = errors.New("data after the end of the pack")
@@ -138,6 +155,7 @@ func (c *packCheck) Read(p []byte) (int, error) {
 	}
 	n := copy(p, c.cur)
 	c.cur = c.cur[n:]
+	c.read += int64(n)
 	return n, nil
 }
 
@@ -167,13 +185,13 @@ func (c *packCheck) check(r *bufio.Reader) error {
 	if int64(c.count) > c.lim.objects {
 		return &git.LimitError{Limit: "MaxObjects", Max: c.lim.objects, What: fmt.Sprintf("the fetched pack holds %d objects", c.count)}
 	}
+	c.entries = make([]packEntry, 0, c.count)
 	for i := uint32(0); i < c.count; i++ {
 		if err := c.object(r); err != nil {
 			return err
 		}
 	}
-	var sum [20]byte
-	if _, err := io.ReadFull(r, sum[:]); err != nil {
+	if _, err := io.ReadFull(r, c.checksum[:]); err != nil {
 		return malformed("checksum", err)
 	}
 	if _, err := r.ReadByte(); err != io.EOF {
@@ -191,6 +209,7 @@ func malformed(what string, err error) error {
 
 // object reads one object entry: its header, then its deflated data.
 func (c *packCheck) object(r *bufio.Reader) error {
+	e := packEntry{offset: c.pos()}
 	b, err := r.ReadByte()
 	if err != nil {
 		return malformed("object header", err)
@@ -213,24 +232,29 @@ func (c *packCheck) object(r *bufio.Reader) error {
 			return c.tooLarge(size)
 		}
 	case packOFSDelta:
-		for n := 0; ; n++ {
-			if n > 9 {
+		if b, err = r.ReadByte(); err != nil {
+			return malformed("delta offset", err)
+		}
+		ofs := int64(b & 0x7f)
+		for n := 0; b&0x80 != 0; n++ {
+			if n > 8 {
 				return malformed("delta offset", nil)
 			}
 			if b, err = r.ReadByte(); err != nil {
 				return malformed("delta offset", err)
 			}
-			if b&0x80 == 0 {
-				break
-			}
+			ofs = (ofs+1)<<7 | int64(b&0x7f)
 		}
+		if ofs <= 0 || ofs > e.offset {
+			return malformed("delta offset", nil)
+		}
+		e.base = e.offset - ofs
 	case packREFDelta:
 		if _, err := io.ReadFull(r, base[:]); err != nil {
 			return malformed("delta base", err)
 		}
-		if c.keep {
-			c.bases[base] = true
-		}
+		c.bases[base] = true
+		e.ref = base
 	default:
 		return malformed("object type "+strconv.Itoa(int(typ)), nil)
 	}
@@ -239,13 +263,14 @@ func (c *packCheck) object(r *bufio.Reader) error {
 		// its two size headers.
 		return c.tooLarge(size)
 	}
+	e.typ, e.size, e.data = typ, size, c.pos()
 	zr, err := zlib.NewReader(r)
 	if err != nil {
 		return malformed("object data", err)
 	}
 	defer zr.Close()
 	var h hash.Hash
-	if c.keep && typ < packOFSDelta {
+	if typ < packOFSDelta {
 		h = plumbing.NewHasher(packType(typ), int64(size)).Hash
 	}
 	// At most one byte more than the header says is inflated: enough to
@@ -273,10 +298,10 @@ func (c *packCheck) object(r *bufio.Reader) error {
 		return malformed(fmt.Sprintf("object data: %d bytes inflated, header says %d", data.n, size), nil)
 	}
 	if h != nil {
-		var id plumbing.Hash
-		copy(id[:], h.Sum(nil))
-		c.whole[id] = true
+		copy(e.id[:], h.Sum(nil))
+		c.whole[e.id] = true
 	}
+	c.entries = append(c.entries, e)
 	return nil
 }
 

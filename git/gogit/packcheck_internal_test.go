@@ -80,7 +80,7 @@ func testLimits() limits {
 // fetch does, and returns what reached the writer and the verdict.
 func checkPack(data []byte, lim limits, chunk int) ([]byte, error) {
 	var stored bytes.Buffer
-	check := newPackCheck(lim, true)
+	check := newPackCheck(lim)
 	err := copyChecked(context.Background(), &stored, check, &chunkReader{data: data, n: chunk})
 	if cerr := check.Close(); err == nil {
 		err = cerr
@@ -174,7 +174,7 @@ func TestPackCheckRecordsThinBases(t *testing.T) {
 	p.header(packREFDelta, uint64(len(d)))
 	p.buf.Write(base)
 	p.deflate(d)
-	check := newPackCheck(testLimits(), true)
+	check := newPackCheck(testLimits())
 	if err := copyChecked(context.Background(), io.Discard, check, bytes.NewReader(p.bytes())); err != nil {
 		t.Fatal(err)
 	}

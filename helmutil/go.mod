@@ -14,6 +14,7 @@ replace (
 require (
 	github.com/Masterminds/semver/v3 v3.5.0
 	github.com/ProtonMail/go-crypto v1.5.2
+	github.com/gitopskit/kit/artifact v0.0.0
 	github.com/gitopskit/kit/oci v0.0.0
 	github.com/gitopskit/kit/runtime v0.0.0-00010101000000-000000000000
 	github.com/gitopskit/kit/ssa v0.0.0-00010101000000-000000000000
@@ -63,7 +64,6 @@ require (
 	github.com/fatih/color v1.19.0 // indirect
 	github.com/fluxcd/cli-utils v1.2.2 // indirect
 	github.com/fxamacker/cbor/v2 v2.9.1 // indirect
-	github.com/gitopskit/kit/artifact v0.0.0 // indirect
 	github.com/go-errors/errors v1.5.1 // indirect
 	github.com/go-git/gcfg v1.5.1-0.20230307220236-3a3c6141e376 // indirect
 	github.com/go-git/go-billy/v5 v5.9.2 // indirect

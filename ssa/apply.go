@@ -44,6 +44,14 @@ type ApplyOptions struct {
 	// webhook) may own it. A new object is created with them, as the
 	// manifest says. See IgnoreRule for what is sent instead.
 	IgnoreRules []IgnoreRule
+	// IgnoreOthersFields leaves out of the apply, on an existing object,
+	// the fields other field managers own and the owner does not (an
+	// autoscaler's replicas, another controller's value), as
+	// DiffOptions.IgnoreOthersFields leaves them out of a diff: correcting
+	// drift then does not take them back. The takeover managers' fields
+	// (kubectl edit, ...) are still taken back. Unlike the Merge policy
+	// the apply is forced, so the owner's own fields win conflicts.
+	IgnoreOthersFields bool
 	// DisableLocalDecision makes Apply ask the API server about every
 	// object, as it did before the local decision: a GET per object and a
 	// server-side dry-run per existing one, so an unchanged object costs
@@ -231,7 +239,7 @@ func (m *Manager) applyOne(ctx context.Context, r *run, it *item, rules []ignore
 			return change, fmt.Errorf("taking over fields: %w", err)
 		}
 	}
-	desired, err := m.desired(it, live, rules)
+	desired, err := m.desired(it, live, rules, opts)
 	if err != nil {
 		return change, err
 	}
@@ -262,7 +270,7 @@ func (m *Manager) applyOne(ctx context.Context, r *run, it *item, rules []ignore
 // desired returns what to apply to an existing object: the object without
 // the fields the ignore rules leave alone and, for PolicyMerge, without
 // the fields other managers hold.
-func (m *Manager) desired(it *item, live *unstructured.Unstructured, rules []ignoreRule) (*unstructured.Unstructured, error) {
+func (m *Manager) desired(it *item, live *unstructured.Unstructured, rules []ignoreRule, opts ApplyOptions) (*unstructured.Unstructured, error) {
 	desired, err := ignoreFields(it.obj, live, rules, m.owner.Field)
 	if err != nil {
 		return nil, err
@@ -270,7 +278,26 @@ func (m *Manager) desired(it *item, live *unstructured.Unstructured, rules []ign
 	if it.policy == PolicyMerge {
 		return withoutOthersFields(desired, live, m.owner.Field)
 	}
+	if opts.IgnoreOthersFields {
+		return m.withoutOnlyOthersFields(desired, live)
+	}
 	return desired, nil
+}
+
+// withoutOnlyOthersFields returns desired without the fields other
+// managers hold and the owner does not, except the takeover managers'
+// (those are drift to take back).
+func (m *Manager) withoutOnlyOthersFields(desired, live *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	others, err := othersFields(live, m.owner.Field, true, m.takeover...)
+	if err != nil {
+		return nil, err
+	}
+	if others.Empty() {
+		return desired, nil
+	}
+	out := desired.DeepCopy()
+	removeFields(out.Object, others)
+	return out, nil
 }
 
 // established reports whether live is a CustomResourceDefinition whose

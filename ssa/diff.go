@@ -207,15 +207,8 @@ func (m *Manager) unchangedForDiff(ctx context.Context, r *run, it *item, desire
 		return false, err
 	}
 	if opts.IgnoreOthersFields {
-		others, err := othersFields(live, m.owner.Field, true, m.takeover...)
-		if err != nil {
+		if cand, err = m.withoutOnlyOthersFields(cand, live); err != nil {
 			return false, err
-		}
-		if !others.Empty() {
-			if cand == desired {
-				cand = desired.DeepCopy()
-			}
-			removeFields(cand.Object, others)
 		}
 	}
 	if it.policy != PolicyMerge {

@@ -2,14 +2,17 @@ package ssa_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/kit/ssa"
@@ -321,3 +324,109 @@ func TestLocalDecisionPreserveUnknownFields(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestSchemasFollowCRDChanges changes a CRD's schema: once the API server
+// publishes the new one, the next Apply decides with it.
+func TestSchemasFollowCRDChanges(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	ns := env.Namespace(t)
+	group := "refresh-" + strings.ToLower(ns) + ".example.com"
+	crd := func(fields ...string) string {
+		props := ""
+		for _, f := range fields {
+			props += f + ": {type: string}, "
+		}
+		return fmt.Sprintf(`apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gizmos.%[1]s}
+spec:
+  group: %[1]s
+  names: {kind: Gizmo, listKind: GizmoList, plural: gizmos, singular: gizmo}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {%s}}
+`, group, props)
+	}
+	gizmo := func(spec string) []*unstructured.Unstructured {
+		return objects(t, fmt.Sprintf("apiVersion: %s/v1\nkind: Gizmo\nmetadata: {name: g}\nspec: {%s}\n", group, spec))
+	}
+	m, _, rec := recordedManager(t, sharedSchemas(t))
+	t.Cleanup(func() { _ = env.Client().Delete(context.Background(), objects(t, crd())[0]) })
+	opts := ssa.ApplyOptions{DefaultNamespace: ns}
+	if _, err := m.Apply(ctx, objects(t, crd("a")), opts); err != nil {
+		t.Fatal(err)
+	}
+	published := func() string { return openAPIURL(t, ctx, "apis/"+group+"/v1") }
+	waitPublished := func(old string) string {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if u := published(); u != "" && u != old {
+				return u
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the API server never published the schema")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	before := waitPublished("")
+	// Applied, then decided locally with the first schema, which the
+	// Schemas now hold.
+	for i := range 2 {
+		rec.reset()
+		if _, err := m.Apply(ctx, gizmo("a: x"), opts); err != nil {
+			t.Fatal(err)
+		}
+		if q := rec.objectRequests(gizmo("")); i == 1 && len(q) != 0 {
+			t.Errorf("not decided with the first schema: %+v", q)
+		}
+	}
+	if _, err := m.Apply(ctx, objects(t, crd("a", "b")), opts); err != nil {
+		t.Fatal(err)
+	}
+	waitPublished(before)
+	// b is now part of the schema (the first one would not type it):
+	// applied once, then decided locally.
+	if _, err := m.Apply(ctx, gizmo("a: x, b: bee"), opts); err != nil {
+		t.Fatal(err)
+	}
+	rec.reset()
+	cs, err := m.Apply(ctx, gizmo("a: x, b: bee"), opts)
+	if err != nil || cs.Count(ssa.ActionUnchanged) != 1 {
+		t.Fatalf("re-apply: %v %s", err, cs)
+	}
+	if q := rec.objectRequests(gizmo("")); len(q) != 0 {
+		t.Errorf("not decided with the new schema: %+v", q)
+	}
+}
+
+// openAPIURL returns the URL, hash included, the API server's OpenAPI v3
+// index gives for a group version.
+func openAPIURL(t *testing.T, ctx context.Context, path string) string {
+	t.Helper()
+	d, err := discovery.NewDiscoveryClientForConfig(env.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := d.RESTClient().Get().AbsPath("/openapi/v3").DoRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var index struct {
+		Paths map[string]struct {
+			URL string `json:"serverRelativeURL"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(body, &index); err != nil {
+		t.Fatal(err)
+	}
+	return index.Paths[path].URL
+}

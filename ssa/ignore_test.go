@@ -232,3 +232,36 @@ func TestDiffDecidesLocally(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyIgnoreOthersFields corrects drift without taking back what
+// other managers own: an autoscaler keeps its replicas while the image is
+// corrected, and a kubectl edit is taken back.
+func TestApplyIgnoreOthersFields(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	ns := env.Namespace(t)
+	m, _ := newManager(t, nil)
+	docs := replicasDeployment(2)
+	opts := ssa.ApplyOptions{DefaultNamespace: ns, IgnoreOthersFields: true}
+	if _, err := m.Apply(ctx, objects(t, docs), opts); err != nil {
+		t.Fatal(err)
+	}
+	scale(t, ctx, ns, 5)
+	otherUpdate(t, ctx, ns, "kubectl-edit", "apps/v1", "Deployment", "web", func(u *unstructured.Unstructured) {
+		c := u.Object["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)
+		c["image"] = "nginx:edited"
+	})
+	cs, err := m.Apply(ctx, objects(t, docs), opts)
+	if err != nil || cs.Count(ssa.ActionConfigured) != 1 {
+		t.Fatalf("apply: %v %s", err, cs)
+	}
+	d := getDeployment(t, ctx, ns)
+	if *d.Spec.Replicas != 5 || d.Spec.Template.Spec.Containers[0].Image != "nginx:1.27" {
+		t.Errorf("replicas %d, image %s; want the autoscaler's 5 and the manifest's image", *d.Spec.Replicas, d.Spec.Template.Spec.Containers[0].Image)
+	}
+	// The same set again is unchanged, decided locally.
+	cs, err = m.Apply(ctx, objects(t, docs), opts)
+	if err != nil || cs.Count(ssa.ActionUnchanged) != 1 {
+		t.Fatalf("re-apply: %v %s", err, cs)
+	}
+}

@@ -152,7 +152,13 @@ func WithWatchClient(w client.WithWatch) Option {
 // object is unchanged (see the package documentation, "The local
 // decision"). One Schemas is meant to be shared by every Manager of a
 // process: a Manager created per reconcile then finds the schemas already
-// fetched. Without it, every existing object is dry-run on the API server.
+// fetched. It must read the API server the Manager's client talks to.
+// Without it, every existing object is dry-run on the API server.
+//
+// The local decision also needs the Manager's identity to list the kinds
+// of a set (it reads objects one by one where it may not), and the
+// Schemas' identity to list MutatingWebhookConfigurations and
+// MutatingAdmissionPolicies (without that, every object is dry-run).
 func WithSchemas(s *Schemas) Option {
 	return func(m *Manager) { m.schemas = s }
 }

@@ -112,7 +112,7 @@ func (m *Manager) checkOne(ctx context.Context, r *run, it *item, pre []checked,
 		c.action, c.reason = ActionSkipped, "apply policy "+PolicyIfNotPresent+" and the object exists"
 		return c, nil
 	}
-	if c.desired, err = m.desired(it, live, rules); err != nil {
+	if c.desired, err = m.desired(it, live, rules, opts); err != nil {
 		return c, err
 	}
 	takeover := false

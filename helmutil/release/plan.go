@@ -241,6 +241,9 @@ func (p planner) plan() Decision {
 	case statusPendingInstall, statusPendingUpgrade, statusPendingRollback, statusUninstalling:
 		return Decision{State: StateLocked, Action: ActionUnlock,
 			Reason: fmt.Sprintf("revision %d is %s with no action running: an interrupted action left it", cur.Version, cur.Status)}
+	case statusDeployed, statusSuperseded, statusFailed:
+	default:
+		return Decision{State: StateLocked, Action: ActionUnlock, Reason: fmt.Sprintf("revision %d has status %q, which no action can start from", cur.Version, cur.Status)}
 	}
 	if h := st.Latest(); h == nil || h.Version != cur.Version || cur.ConfigDigest == "" {
 		reason := fmt.Sprintf("revision %d was not made by this release's controller", cur.Version)
@@ -264,9 +267,6 @@ func (p planner) plan() Decision {
 				Reason: fmt.Sprintf("revision %d failed, but the failure does not count against the desired state (it changed since, or the action was interrupted): upgrading", cur.Version)}
 		}
 		return p.remediate(StateFailed, a, n, fmt.Sprintf("%s of revision %d failed", a, cur.Version))
-	case statusDeployed, statusSuperseded:
-	default:
-		return Decision{State: StateLocked, Action: ActionUnlock, Reason: fmt.Sprintf("revision %d has status %q", cur.Version, cur.Status)}
 	}
 	if cur.ConfigDigest != in.ConfigDigest {
 		return p.outOfSync()

@@ -2,6 +2,7 @@ package helmtest
 
 import (
 	"crypto/subtle"
+	"crypto/tls"
 	"crypto/x509"
 	"io"
 	"log"
@@ -18,6 +19,8 @@ type Server struct {
 	srv *httptest.Server
 	cfg serverConfig
 
+	clientCert tls.Certificate
+
 	mu   sync.Mutex
 	reqs []Request
 }
@@ -33,6 +36,7 @@ type Request struct {
 
 type serverConfig struct {
 	tls        bool
+	mtls       bool
 	user, pass string
 	wrap       func(http.Handler) http.Handler
 }
@@ -43,6 +47,13 @@ type Option func(*serverConfig)
 // WithTLS serves HTTPS with a certificate for 127.0.0.1 that CertPool
 // trusts.
 func WithTLS() Option { return func(c *serverConfig) { c.tls = true } }
+
+// WithClientCertificates serves HTTPS (as WithTLS) and requires a client
+// certificate issued by the server's own client CA: ClientCertificate
+// returns one, TLSConfig a client configuration presenting it.
+func WithClientCertificates() Option {
+	return func(c *serverConfig) { c.tls, c.mtls = true, true }
+}
 
 // WithBasicAuth requires HTTP basic authentication with user and pass on
 // every request; others get 401.
@@ -72,6 +83,9 @@ func NewServer(t testing.TB, dir string, opts ...Option) *Server {
 	h = s.record(h)
 	s.srv = httptest.NewUnstartedServer(h)
 	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	if s.cfg.mtls {
+		s.clientCert, s.srv.TLS = newClientCA(t)
+	}
 	if s.cfg.tls {
 		s.srv.StartTLS()
 	} else {
@@ -96,6 +110,24 @@ func (s *Server) CertPool() *x509.CertPool {
 	p := x509.NewCertPool()
 	p.AddCert(s.srv.Certificate())
 	return p
+}
+
+// ClientCertificate returns a client certificate the server accepts under
+// WithClientCertificates (the zero value otherwise).
+func (s *Server) ClientCertificate() tls.Certificate { return s.clientCert }
+
+// TLSConfig returns a client TLS configuration trusting the server and,
+// under WithClientCertificates, presenting ClientCertificate (nil without
+// TLS).
+func (s *Server) TLSConfig() *tls.Config {
+	if !s.cfg.tls {
+		return nil
+	}
+	c := &tls.Config{RootCAs: s.CertPool(), MinVersion: tls.VersionTLS12}
+	if s.cfg.mtls {
+		c.Certificates = []tls.Certificate{s.clientCert}
+	}
+	return c
 }
 
 // Requests returns the requests received so far, in order.

@@ -320,10 +320,10 @@ func TestProvenance(t *testing.T) {
 		cv   repo.ChartVersion
 		ring []byte
 	}{
-		"another key":          {cv, other.Keyring()},
-		"no provenance file":   {unsigned, signer.Keyring()},
+		"another key":           {cv, other.Keyring()},
+		"no provenance file":    {unsigned, signer.Keyring()},
 		"provenance of another": {v2, signer.Keyring()},
-		"garbage keyring":      {cv, []byte("not a keyring")},
+		"garbage keyring":       {cv, []byte("not a keyring")},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := r.DownloadChart(ctx(t), c.cv, filepath.Join(out, "x.tgz"), repo.DownloadOptions{Keyring: c.ring})

@@ -170,11 +170,26 @@ type DownloadResult struct {
 
 // DownloadChart downloads the package of cv to the file dst, atomically
 // (through a temporary file next to dst renamed into place only once
-// everything checked out). The package must match the entry's digest when
-// the index gives one, and is bounded by WithMaxChartSize and WithTimeout.
-// Credentials go with the request only to the repository's host unless
-// WithPassCredentials.
+// everything checked out). See FetchChart for the checks.
 func (r *Repository) DownloadChart(ctx context.Context, cv ChartVersion, dst string, o DownloadOptions) (*DownloadResult, error) {
+	var res *DownloadResult
+	err := writeAtomic(dst, func(w io.Writer) error {
+		var err error
+		res, err = r.FetchChart(ctx, cv, w, o)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// FetchChart streams the package of cv into w. The package must match the
+// entry's digest when the index gives one (and its provenance when
+// o.Keyring is set), bounded by WithMaxChartSize and WithTimeout; on error
+// what was written to w must be discarded. Credentials go with the request
+// only to the repository's host unless WithPassCredentials.
+func (r *Repository) FetchChart(ctx context.Context, cv ChartVersion, w io.Writer, o DownloadOptions) (*DownloadResult, error) {
 	ctx, cancel := r.call(ctx)
 	defer cancel()
 	u, err := r.ChartURL(cv)
@@ -185,43 +200,39 @@ func (r *Repository) DownloadChart(ctx context.Context, cv ChartVersion, dst str
 	if cv.Digest != "" {
 		want = strings.ToLower(strings.TrimPrefix(cv.Digest, "sha256:"))
 	}
-	res := &DownloadResult{}
-	err = writeAtomic(dst, func(w io.Writer) error {
-		body, err := r.get(ctx, u, r.maxChart)
-		if err != nil {
-			return err
-		}
-		defer body.Close()
-		h := sha256.New()
-		n, err := io.Copy(io.MultiWriter(w, h), body)
-		if err != nil {
-			return r.wrapErr("read", u, err)
-		}
-		sum := hex.EncodeToString(h.Sum(nil))
-		if want != "" && sum != want {
-			return fmt.Errorf("chart %s %s from %s: %w: index says sha256:%s, package is sha256:%s",
-				cv.Name, cv.Version, redact(u), ErrDigestMismatch, want, sum)
-		}
-		res.FetchResult = FetchResult{URL: redact(u), Digest: artifact.Digest("sha256:" + sum), Size: n}
-		if o.Keyring != nil {
-			prov, err := r.fetchSmall(ctx, provURL(u), MaxProvenanceBytes)
-			if err != nil {
-				return &ProvenanceError{Chart: packageName(u), Reason: "no provenance file", Err: err}
-			}
-			sig, err := verifyProvenance(sum, packageName(u), prov, o.Keyring)
-			if err != nil {
-				return err
-			}
-			res.Verified = sig
-		}
-		return nil
-	})
+	body, err := r.get(ctx, u, r.maxChart)
 	if err != nil {
 		return nil, err
+	}
+	defer body.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), body)
+	if err != nil {
+		return nil, r.wrapErr("read", u, err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if want != "" && sum != want {
+		return nil, fmt.Errorf("chart %s %s from %s: %w: index says sha256:%s, package is sha256:%s",
+			cv.Name, cv.Version, redact(u), ErrDigestMismatch, want, sum)
+	}
+	res := &DownloadResult{FetchResult: FetchResult{URL: redact(u), Digest: artifact.Digest("sha256:" + sum), Size: n}}
+	if o.Keyring != nil {
+		prov, err := r.fetchSmall(ctx, provURL(u), MaxProvenanceBytes)
+		if err != nil {
+			return nil, &ProvenanceError{Chart: packageName(u), Reason: "no provenance file", Err: err}
+		}
+		sig, err := verifyProvenance(sum, packageName(u), prov, o.Keyring)
+		if err != nil {
+			return nil, err
+		}
+		res.Verified = sig
 	}
 	logr.FromContextOrDiscard(ctx).V(1).Info("downloaded chart", "chart", cv.Name, "version", cv.Version, "url", res.URL, "digest", res.Digest)
 	return res, nil
 }
+
+// MaxChartSize returns the repository's chart download limit.
+func (r *Repository) MaxChartSize() int64 { return r.maxChart }
 
 // provURL returns the URL of the provenance file of the package at u: its
 // path with .prov appended, its query kept.

@@ -23,6 +23,22 @@ type GitRepositorySpec struct {
 	// +optional
 	SecretRef *meta.LocalObjectReference `json:"secretRef,omitempty"`
 
+	// Provider says where the credentials come from: generic, the only
+	// one supported, reads them from spec.secretRef. Flux's azure
+	// (workload identity) and github (GitHub App) providers are not
+	// supported.
+	// +optional
+	// +kubebuilder:validation:Enum=generic
+	// +kubebuilder:default=generic
+	Provider string `json:"provider,omitempty"`
+
+	// ProxySecretRef names a Secret with the address of the proxy to reach
+	// the remote through (http, https, socks5 or socks5h URL), and
+	// optionally its username and password. Submodules are fetched through
+	// it too.
+	// +optional
+	ProxySecretRef *meta.LocalObjectReference `json:"proxySecretRef,omitempty"`
+
 	// Reference is the branch, tag, semver range, reference name or commit
 	// to check out. The default branch when empty.
 	// +optional
@@ -38,6 +54,30 @@ type GitRepositorySpec struct {
 	// repository's .sourceignore files.
 	// +optional
 	Ignore *string `json:"ignore,omitempty"`
+
+	// RecurseSubmodules checks out the repository's submodules too,
+	// recursively (at most 8 levels). A submodule's URL must be http(s) or
+	// ssh; the credentials of spec.secretRef are sent only to the same
+	// scheme and host.
+	// +optional
+	RecurseSubmodules bool `json:"recurseSubmodules,omitempty"`
+
+	// Include copies the artifacts of other GitRepositories into this
+	// one's: a change in an included repository gives a new artifact.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
+	Include []GitRepositoryInclude `json:"include,omitempty"`
+
+	// SparseCheckout checks out only these directories (relative to the
+	// repository's root, slash-separated).
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=1024
+	// +kubebuilder:validation:items:XValidation:rule="!self.startsWith('/') && self != '..' && !self.startsWith('../') && !self.endsWith('/..') && !self.contains('/../')",message="must be a relative path that does not climb with '..'"
+	// +listType=atomic
+	SparseCheckout []string `json:"sparseCheckout,omitempty"`
 
 	// Interval is how often the repository is checked for a new revision.
 	// +required
@@ -86,6 +126,56 @@ type GitRepositoryRef struct {
 	Commit string `json:"commit,omitempty"`
 }
 
+// GitRepositoryInclude copies (part of) another GitRepository's artifact
+// into a folder of this one's.
+type GitRepositoryInclude struct {
+	// Repository is the included GitRepository. A repository in another
+	// namespace is allowed by gitopsd's cross-namespace policy
+	// (--no-cross-namespace-refs, --cross-namespace-selector), as a
+	// Kustomization's sourceRef is.
+	// +required
+	Repository IncludedRepositoryReference `json:"repository"`
+
+	// FromPath is the folder of the included artifact to copy; all of it
+	// when empty.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && self != '..' && !self.startsWith('../') && !self.endsWith('/..') && !self.contains('/../')",message="must be a relative path that does not climb with '..'"
+	FromPath string `json:"fromPath,omitempty"`
+
+	// ToPath is the folder of this artifact the files are copied into,
+	// replacing what the repository holds there; the included
+	// repository's name when empty.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && self != '..' && !self.startsWith('../') && !self.endsWith('/..') && !self.contains('/../')",message="must be a relative path that does not climb with '..'"
+	// +kubebuilder:validation:XValidation:rule="self != '.' && self != './'",message="must name a folder below the repository's root"
+	ToPath string `json:"toPath,omitempty"`
+}
+
+// IncludedRepositoryReference names the GitRepository an include copies.
+type IncludedRepositoryReference struct {
+	// Name of the GitRepository.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// Namespace of the GitRepository; the including one's when empty.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// GetToPath returns spec.include[].toPath, defaulted to the repository's
+// name.
+func (in *GitRepositoryInclude) GetToPath() string {
+	if in.ToPath == "" {
+		return in.Repository.Name
+	}
+	return in.ToPath
+}
+
 // GitVerificationMode says what is verified.
 // +kubebuilder:validation:Enum=HEAD;Tag;TagAndHEAD
 type GitVerificationMode string
@@ -129,9 +219,36 @@ type GitRepositoryStatus struct {
 	// +optional
 	Artifact *artifact.Artifact `json:"artifact,omitempty"`
 
+	// IncludedArtifacts are the artifacts of spec.include, in order, as
+	// they were copied into the artifact.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	IncludedArtifacts []artifact.Artifact `json:"includedArtifacts,omitempty"`
+
 	// ObservedIgnore is the spec.ignore the artifact was built with.
 	// +optional
 	ObservedIgnore *string `json:"observedIgnore,omitempty"`
+
+	// ObservedRecurseSubmodules is the spec.recurseSubmodules the artifact
+	// was built with.
+	// +optional
+	ObservedRecurseSubmodules bool `json:"observedRecurseSubmodules,omitempty"`
+
+	// ObservedInclude is the spec.include the artifact was built with.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	ObservedInclude []GitRepositoryInclude `json:"observedInclude,omitempty"`
+
+	// ObservedSparseCheckout is the spec.sparseCheckout the artifact was
+	// built with.
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	ObservedSparseCheckout []string `json:"observedSparseCheckout,omitempty"`
+
+	// SourceVerificationMode is the spec.verify.mode the artifact's
+	// revision was verified with; empty when it was not verified.
+	// +optional
+	SourceVerificationMode *GitVerificationMode `json:"sourceVerificationMode,omitempty"`
 
 	meta.ReconcileRequestStatus `json:",inline"`
 }
@@ -188,3 +305,7 @@ func (in *GitRepository) GetInterval() time.Duration { return in.Spec.Interval.D
 
 // GetTimeout returns spec.timeout, or DefaultTimeout.
 func (in *GitRepository) GetTimeout() time.Duration { return timeoutOr(in.Spec.Timeout) }
+
+// GitProviderGeneric is the only spec.provider of a GitRepository:
+// credentials from spec.secretRef.
+const GitProviderGeneric = "generic"

@@ -32,10 +32,34 @@ type OCIRepositorySpec struct {
 	// +optional
 	SecretRef *meta.LocalObjectReference `json:"secretRef,omitempty"`
 
+	// Provider says where the registry credentials come from: generic,
+	// the only one supported, reads them from spec.secretRef and
+	// spec.serviceAccountName. Flux's aws, azure and gcp providers (cloud
+	// workload identity) are not supported.
+	// +optional
+	// +kubebuilder:validation:Enum=generic
+	// +kubebuilder:default=generic
+	Provider string `json:"provider,omitempty"`
+
+	// ServiceAccountName names a ServiceAccount of the object's namespace
+	// whose imagePullSecrets hold registry credentials, as a Pod's would.
+	// spec.secretRef, when set, is looked up first; the first Secret with
+	// credentials for the registry's host is used, none means anonymous.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern="^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
 	// CertSecretRef names a Secret with ca.crt, and optionally tls.crt and
 	// tls.key, for the registry's TLS.
 	// +optional
 	CertSecretRef *meta.LocalObjectReference `json:"certSecretRef,omitempty"`
+
+	// ProxySecretRef names a Secret with the address of the proxy to reach
+	// the registry through (http, https, socks5 or socks5h URL), and
+	// optionally its username and password.
+	// +optional
+	ProxySecretRef *meta.LocalObjectReference `json:"proxySecretRef,omitempty"`
 
 	// Verify checks the artifact's signature before anything is pulled.
 	// +optional
@@ -113,6 +137,7 @@ type OCILayerSelector struct {
 }
 
 // OCIRepositoryVerification configures cosign signature verification.
+// +kubebuilder:validation:XValidation:rule="has(self.secretRef) || (has(self.matchOIDCIdentity) && size(self.matchOIDCIdentity) > 0)",message="keyless verification without secretRef needs matchOIDCIdentity"
 type OCIRepositoryVerification struct {
 	// Provider is the signature format; only cosign is supported.
 	// +kubebuilder:validation:Enum=cosign
@@ -121,15 +146,21 @@ type OCIRepositoryVerification struct {
 	Provider string `json:"provider,omitempty"`
 
 	// SecretRef names a Secret whose values ending in .pub are PEM public
-	// keys trusted to sign (cosign sign --key). For keyless verification it
-	// holds trusted_root.json, the Sigstore trusted root, instead.
-	// +required
-	SecretRef meta.LocalObjectReference `json:"secretRef"`
+	// keys trusted to sign (cosign sign --key), and optionally
+	// trusted_root.json, the Sigstore trusted root for keyless signatures.
+	// Without it, or without trusted_root.json in it, keyless signatures
+	// are checked against the trusted root gitopsd was started with
+	// (--sigstore-trusted-root).
+	// +optional
+	SecretRef *meta.LocalObjectReference `json:"secretRef,omitempty"`
 
 	// MatchOIDCIdentity lists the signers accepted for keyless
-	// signatures, as regular expressions over the OIDC issuer and the
-	// certificate's subject.
+	// signatures (sigstore bundles and cosign's classic keyless format),
+	// as regular expressions over the OIDC issuer and the certificate's
+	// subject. Keyless verification needs at least one.
 	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
 	MatchOIDCIdentity []OIDCIdentityMatch `json:"matchOIDCIdentity,omitempty"`
 }
 
@@ -137,9 +168,11 @@ type OCIRepositoryVerification struct {
 type OIDCIdentityMatch struct {
 	// Issuer is a regular expression over the OIDC issuer.
 	// +required
+	// +kubebuilder:validation:MinLength=1
 	Issuer string `json:"issuer"`
 	// Subject is a regular expression over the certificate's subject.
 	// +required
+	// +kubebuilder:validation:MinLength=1
 	Subject string `json:"subject"`
 }
 
@@ -155,6 +188,11 @@ type OCIRepositoryStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// URL is the download link of the artifact of the last pulled
+	// revision: status.artifact.url, kept here for Flux's field.
+	// +optional
+	URL string `json:"url,omitempty"`
 
 	// Artifact is the packaged content of the last pulled revision.
 	// +optional

@@ -34,3 +34,7 @@ func timeoutOr(d *metav1.Duration) time.Duration {
 	}
 	return d.Duration
 }
+
+// OCIProviderGeneric is the only spec.provider of an OCIRepository:
+// credentials from spec.secretRef and spec.serviceAccountName.
+const OCIProviderGeneric = "generic"

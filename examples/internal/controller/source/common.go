@@ -122,10 +122,11 @@ func reusable(ctx context.Context, st *storage.Storage, cur *artifact.Artifact, 
 	return st.Verify(ctx, *cur) == nil
 }
 
-// collectGarbage deletes the older artifacts of a's object, keeping a and
-// the one before it (for consumers still downloading it).
-func collectGarbage(ctx context.Context, st *storage.Storage, a artifact.Artifact) error {
-	if _, err := st.GC(ctx, a, storage.GCOptions{}); err != nil && !errors.Is(err, context.Canceled) {
+// collectGarbage deletes the older artifacts of a's object that retention
+// does not keep (by default all but a and the one before it, for consumers
+// still downloading it).
+func collectGarbage(ctx context.Context, st *storage.Storage, a artifact.Artifact, retention storage.GCOptions) error {
+	if _, err := st.GC(ctx, a, retention); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return nil

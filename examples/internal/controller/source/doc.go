@@ -17,11 +17,14 @@
 //     message naming the Secret and key, never a value;
 //   - signatures are verified before anything is stored (condition
 //     SourceVerified);
-//   - when the source still points at the stored revision, built with the
-//     same ignore rules (and layer selector), and the stored file still
-//     matches its digest, nothing is fetched nor written again; otherwise
-//     the new artifact is stored, ArtifactInStorage is set and older
-//     artifacts beyond the previous one are garbage-collected;
+//   - when the source still points at the stored revision, built as the
+//     spec says (ignore rules, layer selector, submodules, sparse folders,
+//     includes and the included artifacts, recorded in the status'
+//     observed* fields), and the stored file still matches its digest,
+//     nothing is fetched nor written again; otherwise the new artifact is
+//     stored, ArtifactInStorage is set and older artifacts are
+//     garbage-collected as the reconciler's Retention says (by default
+//     all but the previous one);
 //   - conditions Ready, Reconciling and Stalled follow runtime/reconcile:
 //     a spec that cannot work (an invalid semver range, an unsupported URL,
 //     credentials over plain HTTP) is Stalled and not retried until it
@@ -31,9 +34,17 @@
 //
 // GitRepository revisions are "<branch or tag>@sha1:<commit>" (or
 // "sha1:<commit>" for a bare commit). The reconciler fetches with git/gogit
-// through a cache of bare repositories and exports each object's files into a
-// working folder updated in place, both under a temporary directory that
-// lives as long as the manager.
+// through a cache of bare repositories (submodules included) and exports each
+// object's files into a working folder updated in place, both under a
+// temporary directory that lives as long as the manager. spec.include
+// copies other GitRepositories' artifacts into a copy of that folder
+// (assemble), never into it; the includers of a GitRepository are found
+// through a field index and reconciled when its artifact changes.
+//
+// OCIRepository credentials come from spec.secretRef and the image pull
+// secrets of spec.serviceAccountName; keyless signatures are checked
+// against the trusted root of spec.verify.secretRef or, without one, the
+// reconciler's TrustedRoot (gitopsd's --sigstore-trusted-root).
 //
 // OCIRepository revisions are "<tag>@sha256:<manifest digest>" (or
 // "sha256:<digest>" for a digest reference).

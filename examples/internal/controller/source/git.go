@@ -1,7 +1,6 @@
 package source
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/Masterminds/semver/v3"
@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/gitopskit/kit/artifact/archive"
@@ -26,22 +27,29 @@ import (
 	"github.com/gitopskit/kit/git"
 	"github.com/gitopskit/kit/git/gogit"
 	"github.com/gitopskit/kit/git/verify"
+	"github.com/gitopskit/kit/runtime/acl"
 	"github.com/gitopskit/kit/runtime/conditions"
 	"github.com/gitopskit/kit/runtime/metrics"
 	"github.com/gitopskit/kit/runtime/reconcile"
-	"github.com/gitopskit/kit/runtime/secrets"
 )
 
 // GitRepositoryReconciler keeps the artifact of every GitRepository up to
 // date: it fetches the selected revision (incrementally, through a cache of
 // bare repositories kept for the life of the process), verifies its
-// signature when asked, packages it into Storage and records it in
-// status.artifact.
+// signature when asked, copies in the artifacts of the GitRepositories it
+// includes, packages it into Storage and records it in status.artifact.
 type GitRepositoryReconciler struct {
 	// Client is the manager's client.
 	Client client.Client
 	// Storage keeps the artifacts; their URLs come from its base URL.
 	Storage *storage.Storage
+	// ACL decides which cross-namespace spec.include references are
+	// followed; the zero Policy keeps them within a namespace.
+	ACL acl.Policy
+	// Retention says how many artifacts of an object are kept, and for how
+	// long, when a new one is stored; the zero value keeps the current one
+	// and the one before it (for consumers still downloading it).
+	Retention storage.GCOptions
 	// Concurrency is the number of objects reconciled in parallel; 0 means 1.
 	Concurrency int
 	// Metrics records each reconcile's duration and the resulting
@@ -55,8 +63,10 @@ type GitRepositoryReconciler struct {
 }
 
 // SetupWithManager registers the reconciler as the "gitrepository"
-// controller of mgr. It reconciles on creation, deletion, spec changes and
-// reconcile requests; status updates (its own included) are ignored.
+// controller of mgr, and its field index of spec.include. It reconciles on
+// creation, deletion, spec changes and reconcile requests, and when the
+// artifact of a GitRepository an object includes changes; other status
+// updates (its own included) are ignored.
 func (r *GitRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Client == nil || r.Storage == nil {
 		return errors.New("gitrepository reconciler: Client and Storage are required")
@@ -71,9 +81,13 @@ func (r *GitRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sourcev1.GitRepository{}, includeIndex, indexIncludes); err != nil {
+		return fmt.Errorf("gitrepository reconciler: indexing %s: %w", includeIndex, err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("gitrepository").
 		For(&sourcev1.GitRepository{}, builder.WithPredicates(reconcile.GenerationOrRequestChanged())).
+		Watches(&sourcev1.GitRepository{}, handler.EnqueueRequestsFromMapFunc(r.includers), builder.WithPredicates(artifactChanged())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Concurrency)}).
 		Complete(r)
 }
@@ -109,34 +123,60 @@ func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}.Run(ctx, req, &sourcev1.GitRepository{})
 }
 
+// checkGitSpec stalls on what the API server's validation should have
+// refused already (an older CRD may not): the URL, the reference, the
+// provider and the sparse checkout folders. It returns the folders cleaned.
+func checkGitSpec(obj *sourcev1.GitRepository) (git.Reference, []string, error) {
+	url := obj.Spec.URL
+	if _, err := git.Scheme(url); err != nil {
+		return git.Reference{}, nil, reconcile.Stall(reasonInvalidSpec, fmt.Errorf("url '%s': %w", git.RedactURL(url), err))
+	}
+	ref := gitReference(obj.Spec.Reference)
+	if err := ref.Validate(); err != nil {
+		return ref, nil, reconcile.Stall(reasonInvalidSpec, err)
+	}
+	if ref.SemVer != "" && ref.Commit == "" && ref.Name == "" {
+		if _, err := semver.NewConstraint(ref.SemVer); err != nil {
+			return ref, nil, reconcile.Stall(reasonInvalidSpec, fmt.Errorf("invalid semver range %q: %w", ref.SemVer, err))
+		}
+	}
+	if p := obj.Spec.Provider; p != "" && p != sourcev1.GitProviderGeneric {
+		return ref, nil, reconcile.Stall(reasonInvalidSpec, fmt.Errorf("spec.provider %q is not supported; only %q (spec.secretRef) is", p, sourcev1.GitProviderGeneric))
+	}
+	var sparse []string
+	for i, d := range obj.Spec.SparseCheckout {
+		c, err := cleanRelative(fmt.Sprintf("spec.sparseCheckout[%d]", i), d)
+		if err != nil {
+			return ref, nil, reconcile.Stall(reasonInvalidSpec, err)
+		}
+		sparse = append(sparse, c)
+	}
+	return ref, sparse, nil
+}
+
 func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.GitRepository, rep *controllers.Reporter, summary *conditions.Summary) error {
-	log := logr.FromContextOrDiscard(ctx)
 	ctx, cancel := context.WithTimeout(ctx, obj.GetTimeout())
 	defer cancel()
 
 	url := obj.Spec.URL
-	if _, err := git.Scheme(url); err != nil {
-		return reconcile.Stall(reasonInvalidSpec, fmt.Errorf("url '%s': %w", git.RedactURL(url), err))
-	}
-	ref := gitReference(obj.Spec.Reference)
-	if err := ref.Validate(); err != nil {
-		return reconcile.Stall(reasonInvalidSpec, err)
-	}
-	if ref.SemVer != "" && ref.Commit == "" && ref.Name == "" {
-		if _, err := semver.NewConstraint(ref.SemVer); err != nil {
-			return reconcile.Stall(reasonInvalidSpec, fmt.Errorf("invalid semver range %q: %w", ref.SemVer, err))
-		}
+	ref, sparse, err := checkGitSpec(obj)
+	if err != nil {
+		return err
 	}
 	if obj.Spec.Verification == nil {
 		conditions.Delete(obj, sourceVerified)
+		obj.Status.SourceVerificationMode = nil
 	}
 
-	auth, err := r.auth(ctx, obj)
+	auth, err := r.auth(ctx, obj, rep)
 	if err != nil {
 		return reconcile.Fail(reasonAuthFailed, err)
 	}
-	rep.Mask(auth.Password, auth.BearerToken, basicCredentials(auth.Username, auth.Password))
-	if !controllers.Steady(obj) {
+	incs, err := r.resolveIncludes(ctx, obj)
+	if err != nil {
+		return err
+	}
+	if !controllers.Steady(obj) || !sameIncludes(obj, incs) {
 		rep.Progress(ctx, "fetching %s from '%s'", ref, git.RedactURL(url))
 	}
 	c, err := gogit.New(url, gogit.WithAuth(auth), gogit.WithCache(r.cache))
@@ -158,13 +198,15 @@ func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.G
 		return reconcile.Fail(reasonStorageFailed, err)
 	}
 	last := ""
-	if r.upToDate(ctx, obj) {
+	if r.upToDate(ctx, obj, incs) {
 		last = obj.Status.Artifact.Revision
 	}
 	fetched, err := c.Export(ctx, dir, gogit.CloneOptions{
-		Reference:    ref,
-		LastRevision: last,
-		Timeout:      obj.GetTimeout(),
+		Reference:         ref,
+		LastRevision:      last,
+		SparseDirectories: sparse,
+		RecurseSubmodules: obj.Spec.RecurseSubmodules,
+		Timeout:           obj.GetTimeout(),
 	})
 	if err != nil {
 		if errors.Is(err, git.ErrInvalidOptions) {
@@ -189,42 +231,98 @@ func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.G
 		if err != nil {
 			err = fmt.Errorf("signature verification of revision '%s' failed: %w", fetched.Revision, err)
 			conditions.MarkFalse(obj, sourceVerified, reasonVerificationFailed, "%s", err)
+			obj.Status.SourceVerificationMode = nil
 			return reconcile.Fail(reasonVerificationFailed, err)
 		}
+		mode := v.Mode
+		if mode == "" {
+			mode = sourcev1.VerifyHEAD
+		}
+		obj.Status.SourceVerificationMode = &mode
 		conditions.MarkTrue(obj, sourceVerified, reasonVerified, "verified signature of revision '%s' %s", fetched.Revision, describeVerified(res))
 	}
 
-	if !(reusable(ctx, r.Storage, obj.Status.Artifact, fetched.Revision) && sameIgnore(obj.Spec.Ignore, obj.Status.ObservedIgnore)) {
-		key := storage.Key{Kind: gitStorageKind, Namespace: obj.Namespace, Name: obj.Name}
-		a, err := r.Storage.Archive(ctx, key, dir, fetched.Revision, archive.Options{Ignore: ignorePatterns(obj.Spec.Ignore)})
-		if err != nil {
-			err = fmt.Errorf("failed to store artifact for revision '%s': %w", fetched.Revision, err)
-			conditions.MarkFalse(obj, artifactInStorage, reasonStorageFailed, "%s", err)
-			return reconcile.Fail(reasonStorageFailed, err)
-		}
-		obj.Status.Artifact = &a
-		obj.Status.ObservedIgnore = copyString(obj.Spec.Ignore)
-		log.Info("stored artifact", "revision", a.Revision, "digest", a.Digest)
-		if err := collectGarbage(ctx, r.Storage, a); err != nil {
-			log.Error(err, "garbage collection of old artifacts failed")
+	if !(reusable(ctx, r.Storage, obj.Status.Artifact, fetched.Revision) && builtAsSpecified(obj, incs)) {
+		if err := r.store(ctx, obj, dir, fetched.Revision, incs); err != nil {
+			return err
 		}
 	}
 	msg := fmt.Sprintf("stored artifact for revision '%s'", fetched.Revision)
+	if n := len(incs); n > 0 {
+		msg += fmt.Sprintf(" with %d included %s", n, plural(n, "artifact", "artifacts"))
+	}
 	conditions.MarkTrue(obj, artifactInStorage, reasonArtifactStored, "%s", msg)
 	summary.SuccessMessage = msg
 	return nil
 }
 
+// store packages the exported folder dir — with the included artifacts
+// copied in, when there are any — as the artifact of revision, and records
+// it and what it was built with in the status.
+func (r *GitRepositoryReconciler) store(ctx context.Context, obj *sourcev1.GitRepository, dir, revision string, incs []included) error {
+	log := logr.FromContextOrDiscard(ctx)
+	tree := dir
+	if len(incs) > 0 {
+		tmp, err := r.assemble(ctx, dir, incs)
+		if err != nil {
+			// Retried: an included repository's next revision may fix it,
+			// and its new artifact reconciles this object at once.
+			conditions.MarkFalse(obj, artifactInStorage, reasonIncludeFailed, "%s", err)
+			return reconcile.Fail(reasonIncludeFailed, err)
+		}
+		defer os.RemoveAll(tmp)
+		tree = filepath.Join(tmp, "tree")
+	}
+	key := storage.Key{Kind: gitStorageKind, Namespace: obj.Namespace, Name: obj.Name}
+	a, err := r.Storage.Archive(ctx, key, tree, revision, archive.Options{Ignore: ignorePatterns(obj.Spec.Ignore)})
+	if err != nil {
+		err = fmt.Errorf("failed to store artifact for revision '%s': %w", revision, err)
+		conditions.MarkFalse(obj, artifactInStorage, reasonStorageFailed, "%s", err)
+		return reconcile.Fail(reasonStorageFailed, err)
+	}
+	obj.Status.Artifact = &a
+	obj.Status.ObservedIgnore = copyString(obj.Spec.Ignore)
+	obj.Status.ObservedRecurseSubmodules = obj.Spec.RecurseSubmodules
+	obj.Status.ObservedSparseCheckout = slices.Clone(obj.Spec.SparseCheckout)
+	obj.Status.ObservedInclude = slices.Clone(obj.Spec.Include)
+	obj.Status.IncludedArtifacts = nil
+	for _, inc := range incs {
+		obj.Status.IncludedArtifacts = append(obj.Status.IncludedArtifacts, *inc.artifact.DeepCopy())
+	}
+	log.Info("stored artifact", "revision", a.Revision, "digest", a.Digest, "included", len(incs))
+	if err := collectGarbage(ctx, r.Storage, a, r.Retention); err != nil {
+		log.Error(err, "garbage collection of old artifacts failed")
+	}
+	return nil
+}
+
+// builtAsSpecified reports whether the stored artifact was built with the
+// current spec.ignore, recurseSubmodules, sparseCheckout and include, and
+// the included artifacts as they are now.
+func builtAsSpecified(obj *sourcev1.GitRepository, incs []included) bool {
+	return sameIgnore(obj.Spec.Ignore, obj.Status.ObservedIgnore) &&
+		obj.Spec.RecurseSubmodules == obj.Status.ObservedRecurseSubmodules &&
+		slices.Equal(obj.Spec.SparseCheckout, obj.Status.ObservedSparseCheckout) &&
+		sameIncludes(obj, incs)
+}
+
 // upToDate reports whether the recorded artifact may be kept as it is when
-// the remote still points at its revision: it is in storage intact, was built
-// with the current ignore rules, and the current verification (if any)
-// passed for this generation.
-func (r *GitRepositoryReconciler) upToDate(ctx context.Context, obj *sourcev1.GitRepository) bool {
+// the remote still points at its revision: it is in storage intact, was
+// built as the spec now says with the included artifacts as they are now,
+// and the current verification (if any) passed for this generation.
+func (r *GitRepositoryReconciler) upToDate(ctx context.Context, obj *sourcev1.GitRepository, incs []included) bool {
 	a := obj.Status.Artifact
-	if a == nil || !sameIgnore(obj.Spec.Ignore, obj.Status.ObservedIgnore) || !reusable(ctx, r.Storage, a, a.Revision) {
+	if a == nil || !builtAsSpecified(obj, incs) || !reusable(ctx, r.Storage, a, a.Revision) {
 		return false
 	}
 	return obj.Spec.Verification == nil || verifiedAtGeneration(obj)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // finalize removes the object's artifacts and working copy; the
@@ -259,84 +357,6 @@ func (r *GitRepositoryReconciler) workDir(obj *sourcev1.GitRepository) (string, 
 		return "", err
 	}
 	return filepath.Join(parent, name), nil
-}
-
-// auth reads spec.secretRef: an SSH identity and known_hosts for ssh://
-// remotes; basic auth or a bearer token, and TLS material, for http(s).
-func (r *GitRepositoryReconciler) auth(ctx context.Context, obj *sourcev1.GitRepository) (git.AuthOptions, error) {
-	var a git.AuthOptions
-	if obj.Spec.SecretRef == nil {
-		return a, nil
-	}
-	s, err := getSecret(ctx, r.Client, obj.Namespace, obj.Spec.SecretRef.Name)
-	if err != nil {
-		return a, err
-	}
-	if scheme, _ := git.Scheme(obj.Spec.URL); scheme == "ssh" {
-		c, err := secrets.SSHFromSecret(s)
-		if err != nil {
-			return a, err
-		}
-		a.Identity, a.Password, a.KnownHosts = c.Identity, string(c.Passphrase), c.KnownHosts
-		return a, nil
-	}
-	has := func(keys ...string) bool {
-		for _, k := range keys {
-			if len(s.Data[k]) > 0 {
-				return true
-			}
-		}
-		return false
-	}
-	httpAuth := has(secrets.UsernameKey, secrets.PasswordKey, secrets.BearerTokenKey)
-	tlsAuth := has(secrets.CAKey, secrets.CertKey, secrets.KeyKey)
-	if !httpAuth && !tlsAuth {
-		return a, fmt.Errorf("secret '%s/%s' has none of the keys %s, %s, %s, %s, %s, %s",
-			s.Namespace, s.Name, secrets.UsernameKey, secrets.PasswordKey, secrets.BearerTokenKey,
-			secrets.CAKey, secrets.CertKey, secrets.KeyKey)
-	}
-	if httpAuth {
-		h, err := secrets.HTTPAuthFromSecret(s)
-		if err != nil {
-			return a, err
-		}
-		a.Username, a.Password, a.BearerToken = h.Username, h.Password, h.BearerToken
-	}
-	if tlsAuth {
-		t, err := secrets.TLSFromSecret(s)
-		if err != nil {
-			return a, err
-		}
-		a.CA, a.Cert, a.Key = t.CA, t.Cert, t.Key
-	}
-	return a, nil
-}
-
-// keyRing reads the trusted keys of spec.verify.secretRef: every value is
-// either armored OpenPGP public keys or SSH authorized_keys lines.
-func (r *GitRepositoryReconciler) keyRing(ctx context.Context, namespace, name string) (*verify.KeyRing, error) {
-	s, err := getSecret(ctx, r.Client, namespace, name)
-	if err != nil {
-		return nil, err
-	}
-	var pgp, ssh [][]byte
-	for _, v := range s.Data {
-		switch {
-		case len(bytes.TrimSpace(v)) == 0:
-		case bytes.Contains(v, []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----")):
-			pgp = append(pgp, v)
-		default:
-			ssh = append(ssh, v)
-		}
-	}
-	if len(pgp) == 0 && len(ssh) == 0 {
-		return nil, fmt.Errorf("secret '%s/%s' holds no public key", namespace, name)
-	}
-	kr, err := verify.NewKeyRing(pgp, ssh)
-	if err != nil {
-		return nil, fmt.Errorf("secret '%s/%s': invalid public keys: %w", namespace, name, err)
-	}
-	return kr, nil
 }
 
 func gitReference(r *sourcev1.GitRepositoryRef) git.Reference {

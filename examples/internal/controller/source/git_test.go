@@ -442,6 +442,15 @@ func TestGitRepositoryVerification(t *testing.T) {
 		if !conditions.IsTrue(obj, meta.SourceVerifiedCondition) {
 			t.Errorf("SourceVerified not True: %s", describe(obj))
 		}
+		if m := obj.Status.SourceVerificationMode; m == nil || *m != sourcev1.VerifyHEAD {
+			t.Errorf("sourceVerificationMode = %v, want HEAD", m)
+		}
+		// Verification turned off: the mode and the condition go.
+		h.update(obj, func() { obj.Spec.Verification = nil })
+		h.eventually(obj, func() bool {
+			return conditions.IsReady(obj) && obj.Status.SourceVerificationMode == nil &&
+				conditions.Get(obj, meta.SourceVerifiedCondition) == nil
+		})
 	})
 	t.Run("trusted tag and head", func(t *testing.T) {
 		h := *h
@@ -453,6 +462,9 @@ func TestGitRepositoryVerification(t *testing.T) {
 		h.ready(obj)
 		if got, want := obj.Status.Artifact.Revision, "v1.0.0@sha1:"+gc; got != want {
 			t.Errorf("revision = %q, want %q", got, want)
+		}
+		if m := obj.Status.SourceVerificationMode; m == nil || *m != sourcev1.VerifyTagAndHEAD {
+			t.Errorf("sourceVerificationMode = %v, want TagAndHEAD", m)
 		}
 	})
 	t.Run("untrusted", func(t *testing.T) {
@@ -466,6 +478,9 @@ func TestGitRepositoryVerification(t *testing.T) {
 		}
 		if obj.Status.Artifact != nil {
 			t.Errorf("unverified revision was packaged: %+v", obj.Status.Artifact)
+		}
+		if obj.Status.SourceVerificationMode != nil {
+			t.Errorf("sourceVerificationMode = %s for an unverified revision", *obj.Status.SourceVerificationMode)
 		}
 	})
 }

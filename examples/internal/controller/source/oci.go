@@ -2,20 +2,15 @@ package source
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/go-logr/logr"
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/sigstore/sigstore-go/pkg/root"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -30,12 +25,7 @@ import (
 	"github.com/gitopskit/kit/runtime/conditions"
 	"github.com/gitopskit/kit/runtime/metrics"
 	"github.com/gitopskit/kit/runtime/reconcile"
-	"github.com/gitopskit/kit/runtime/secrets"
 )
-
-// trustedRootKey is the key of a verification Secret holding the Sigstore
-// trusted root for keyless verification.
-const trustedRootKey = "trusted_root.json"
 
 // OCIRepositoryReconciler keeps the artifact of every OCIRepository up to
 // date: it resolves the selected tag, semver range or digest, verifies the
@@ -46,6 +36,14 @@ type OCIRepositoryReconciler struct {
 	Client client.Client
 	// Storage keeps the artifacts; their URLs come from its base URL.
 	Storage *storage.Storage
+	// TrustedRoot, when set, is the Sigstore trusted root keyless
+	// signatures are checked against when spec.verify.secretRef holds no
+	// trusted_root.json (or is not set).
+	TrustedRoot *TrustedRootFile
+	// Retention says how many artifacts of an object are kept, and for how
+	// long, when a new one is stored; the zero value keeps the current one
+	// and the one before it (for consumers still downloading it).
+	Retention storage.GCOptions
 	// Concurrency is the number of objects reconciled in parallel; 0 means 1.
 	Concurrency int
 	// Metrics records each reconcile's duration and the resulting
@@ -106,6 +104,9 @@ func (r *OCIRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.O
 			}
 		}
 	}
+	if p := obj.Spec.Provider; p != "" && p != sourcev1.OCIProviderGeneric {
+		return reconcile.Stall(reasonInvalidSpec, fmt.Errorf("spec.provider %q is not supported; only %q (spec.secretRef, spec.serviceAccountName) is", p, sourcev1.OCIProviderGeneric))
+	}
 	selector := layerSelector(obj.Spec.LayerSelector)
 	if obj.Spec.Verify == nil {
 		conditions.Delete(obj, sourceVerified)
@@ -162,6 +163,7 @@ func (r *OCIRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.O
 	}
 
 	if r.upToDate(ctx, obj, revision, selector) {
+		obj.Status.URL = obj.Status.Artifact.URL
 		msg := fmt.Sprintf("stored artifact for revision '%s'", revision)
 		conditions.MarkTrue(obj, artifactInStorage, reasonArtifactStored, "%s", msg)
 		summary.SuccessMessage = msg
@@ -209,10 +211,11 @@ func (r *OCIRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.O
 		a.Metadata = md.Annotations
 	}
 	obj.Status.Artifact = &a
+	obj.Status.URL = a.URL
 	obj.Status.ObservedIgnore = copyString(obj.Spec.Ignore)
 	obj.Status.ObservedLayerSelector = &selector
 	log.Info("stored artifact", "revision", a.Revision, "digest", a.Digest)
-	if err := collectGarbage(ctx, r.Storage, a); err != nil {
+	if err := collectGarbage(ctx, r.Storage, a, r.Retention); err != nil {
 		log.Error(err, "garbage collection of old artifacts failed")
 	}
 	msg := fmt.Sprintf("stored artifact for revision '%s'", revision)
@@ -250,107 +253,6 @@ func (r *OCIRepositoryReconciler) finalize(ctx context.Context, obj *sourcev1.OC
 		return fmt.Errorf("removing artifacts of %s: %w", key, err)
 	}
 	return nil
-}
-
-// clientOptions builds the registry client's options from the spec and its
-// Secrets.
-func (r *OCIRepositoryReconciler) clientOptions(ctx context.Context, obj *sourcev1.OCIRepository, host string, rep *controllers.Reporter) ([]oci.Option, error) {
-	opts := []oci.Option{oci.WithTimeout(obj.GetTimeout())}
-	if obj.Spec.Insecure {
-		opts = append(opts, oci.WithInsecure(true))
-	}
-	if ref := obj.Spec.CertSecretRef; ref != nil {
-		s, err := getSecret(ctx, r.Client, obj.Namespace, ref.Name)
-		if err != nil {
-			return nil, err
-		}
-		t, err := secrets.TLSFromSecret(s)
-		if err != nil {
-			return nil, err
-		}
-		if len(t.CA) > 0 {
-			pool := x509.NewCertPool()
-			pool.AppendCertsFromPEM(t.CA)
-			opts = append(opts, oci.WithRootCAs(pool))
-		}
-		if len(t.Cert) > 0 {
-			cert, err := tls.X509KeyPair(t.Cert, t.Key)
-			if err != nil {
-				// TLSFromSecret checked the pair; this cannot quote it.
-				return nil, fmt.Errorf("secret '%s/%s': invalid client certificate", s.Namespace, s.Name)
-			}
-			opts = append(opts, oci.WithClientCertificate(cert))
-		}
-	}
-	if ref := obj.Spec.SecretRef; ref != nil {
-		s, err := getSecret(ctx, r.Client, obj.Namespace, ref.Name)
-		if err != nil {
-			return nil, err
-		}
-		cfg, err := secrets.DockerConfigFromSecret(s)
-		if err != nil {
-			return nil, err
-		}
-		auth, ok := cfg.Lookup(host)
-		if !ok {
-			return nil, fmt.Errorf("secret '%s/%s' holds no credentials for registry '%s'", s.Namespace, s.Name, host)
-		}
-		rep.Mask(auth.Password, auth.IdentityToken, auth.RegistryToken, basicCredentials(auth.Username, auth.Password))
-		switch {
-		case auth.RegistryToken != "":
-			opts = append(opts, oci.WithBearerToken(auth.RegistryToken))
-		case auth.IdentityToken != "":
-			opts = append(opts, oci.WithAuth(authn.FromConfig(authn.AuthConfig{Username: auth.Username, IdentityToken: auth.IdentityToken})))
-		default:
-			opts = append(opts, oci.WithBasicAuth(auth.Username, auth.Password))
-		}
-	}
-	return opts, nil
-}
-
-// verifyOptions reads the trusted keys of spec.verify.secretRef: PEM public
-// keys in values whose key ends in .pub, and for keyless signatures a
-// Sigstore trusted root in trusted_root.json with the identities of
-// spec.verify.matchOIDCIdentity.
-func (r *OCIRepositoryReconciler) verifyOptions(ctx context.Context, namespace string, v *sourcev1.OCIRepositoryVerification) (*oci.VerifyOptions, error) {
-	s, err := getSecret(ctx, r.Client, namespace, v.SecretRef.Name)
-	if err != nil {
-		return nil, err
-	}
-	opts := &oci.VerifyOptions{}
-	names := make([]string, 0, len(s.Data))
-	for k := range s.Data {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	for _, k := range names {
-		if !strings.HasSuffix(k, ".pub") {
-			continue
-		}
-		keys, err := oci.ParsePublicKeys(s.Data[k])
-		if err != nil {
-			return nil, fmt.Errorf("secret '%s/%s': key '%s': %w", namespace, s.Name, k, err)
-		}
-		opts.PublicKeys = append(opts.PublicKeys, keys...)
-	}
-	if data, ok := s.Data[trustedRootKey]; ok {
-		tr, err := root.NewTrustedRootFromJSON(data)
-		if err != nil {
-			return nil, fmt.Errorf("secret '%s/%s': key '%s': invalid trusted root", namespace, s.Name, trustedRootKey)
-		}
-		if len(v.MatchOIDCIdentity) == 0 {
-			return nil, reconcile.Stall(reasonInvalidSpec, errors.New("keyless verification needs spec.verify.matchOIDCIdentity"))
-		}
-		ids := make([]oci.Identity, 0, len(v.MatchOIDCIdentity))
-		for _, m := range v.MatchOIDCIdentity {
-			ids = append(ids, oci.Identity{IssuerRegexp: m.Issuer, SubjectRegexp: m.Subject})
-		}
-		opts.Keyless = &oci.KeylessOptions{TrustedMaterial: tr, Identities: ids}
-	}
-	if len(opts.PublicKeys) == 0 && opts.Keyless == nil {
-		return nil, fmt.Errorf("secret '%s/%s' holds neither a public key (a key ending in .pub) nor %s", namespace, s.Name, trustedRootKey)
-	}
-	return opts, nil
 }
 
 // ociRepository checks an oci:// URL and returns the repository reference

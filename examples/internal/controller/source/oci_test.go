@@ -101,6 +101,9 @@ func TestOCIRepositoryReferences(t *testing.T) {
 			if got := readFile(t, fetchArtifact(t, obj.Status.Artifact), "app.yaml"); got != tc.content {
 				t.Errorf("content = %q, want %q", got, tc.content)
 			}
+			if obj.Status.URL == "" || obj.Status.URL != obj.Status.Artifact.URL {
+				t.Errorf("status.url = %q, want the artifact's URL %q", obj.Status.URL, obj.Status.Artifact.URL)
+			}
 			if got := obj.Status.Artifact.Metadata[oci.AnnotationSource]; got != "https://example.com/app.git" {
 				t.Errorf("metadata %s = %q", oci.AnnotationSource, got)
 			}
@@ -169,7 +172,7 @@ func TestOCIRepositoryVerification(t *testing.T) {
 
 	verified := func(s *sourcev1.OCIRepositorySpec) {
 		s.Reference = &sourcev1.OCIRepositoryRef{Tag: "v1"}
-		s.Verify = &sourcev1.OCIRepositoryVerification{Provider: "cosign", SecretRef: meta.LocalObjectReference{Name: "cosign"}}
+		s.Verify = &sourcev1.OCIRepositoryVerification{Provider: "cosign", SecretRef: &meta.LocalObjectReference{Name: "cosign"}}
 	}
 	t.Run("signed", func(t *testing.T) {
 		h := *h
@@ -391,7 +394,7 @@ func TestOCIRepositoryKeylessVerification(t *testing.T) {
 			s.Reference = &sourcev1.OCIRepositoryRef{Tag: "v1"}
 			s.Verify = &sourcev1.OCIRepositoryVerification{
 				Provider:  "cosign",
-				SecretRef: meta.LocalObjectReference{Name: "sigstore"},
+				SecretRef: &meta.LocalObjectReference{Name: "sigstore"},
 				MatchOIDCIdentity: []sourcev1.OIDCIdentityMatch{{
 					Issuer:  `^https://token\.actions\.githubusercontent\.com$`,
 					Subject: subject,

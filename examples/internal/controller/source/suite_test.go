@@ -64,15 +64,48 @@ type harness struct {
 	metrics   *prometheus.Registry // the reconcilers' metrics
 }
 
-func newHarness(t *testing.T) *harness {
+// harnessOption changes the reconcilers a harness runs, or the
+// namespaces it watches.
+type harnessOption func(*harnessConfig)
+
+type harnessConfig struct {
+	git        *source.GitRepositoryReconciler
+	oci        *source.OCIRepositoryReconciler
+	namespaces []string // watched besides the test's own
+}
+
+// withGit changes the GitRepository reconciler before it is set up.
+func withGit(f func(*source.GitRepositoryReconciler)) harnessOption {
+	return func(c *harnessConfig) { f(c.git) }
+}
+
+// withOCI changes the OCIRepository reconciler before it is set up.
+func withOCI(f func(*source.OCIRepositoryReconciler)) harnessOption {
+	return func(c *harnessConfig) { f(c.oci) }
+}
+
+// withNamespaces makes the manager watch these namespaces too.
+func withNamespaces(ns ...string) harnessOption {
+	return func(c *harnessConfig) { c.namespaces = append(c.namespaces, ns...) }
+}
+
+func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	t.Helper()
 	ns := env.Namespace(t)
 	srv := artifacttest.NewServer(t)
+	cfg := &harnessConfig{git: &source.GitRepositoryReconciler{}, oci: &source.OCIRepositoryReconciler{}}
+	for _, o := range opts {
+		o(cfg)
+	}
+	watched := map[string]cache.Config{ns: {}}
+	for _, n := range cfg.namespaces {
+		watched[n] = cache.Config{}
+	}
 	mgr, err := ctrl.NewManager(env.Config(), ctrl.Options{
 		Scheme:                 env.Scheme(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		Cache:                  cache.Options{DefaultNamespaces: watched},
 		// As gitopsd: Secrets are read from the API server, not cached.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: controller.UncachedObjects()}},
 		// Every test runs its own manager with the same controller names.
@@ -86,10 +119,12 @@ func newHarness(t *testing.T) *harness {
 	if err := rec.Register(reg); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&source.GitRepositoryReconciler{Client: mgr.GetClient(), Storage: srv.Storage(), Metrics: rec}).SetupWithManager(mgr); err != nil {
+	cfg.git.Client, cfg.git.Storage, cfg.git.Metrics = mgr.GetClient(), srv.Storage(), rec
+	if err := cfg.git.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&source.OCIRepositoryReconciler{Client: mgr.GetClient(), Storage: srv.Storage(), Metrics: rec}).SetupWithManager(mgr); err != nil {
+	cfg.oci.Client, cfg.oci.Storage, cfg.oci.Metrics = mgr.GetClient(), srv.Storage(), rec
+	if err := cfg.oci.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -55,6 +55,9 @@ const PodIPEnv = "POD_IP"
 type Options struct {
 	// Controller holds the shared controller options of runtime/options.
 	Controller options.Options
+	// Source holds the source reconcilers' options (artifact retention,
+	// the Sigstore trusted root).
+	Source SourceOptions
 
 	// StoragePath is the folder artifacts are stored in. Required.
 	StoragePath string
@@ -73,7 +76,8 @@ type Options struct {
 	ArtifactHostOverride string
 
 	// NoCrossNamespaceRefs keeps every reference of a Kustomization (its
-	// sourceRef, its dependsOn) within its own namespace.
+	// sourceRef, its dependsOn) and of a GitRepository (its include)
+	// within its own namespace.
 	NoCrossNamespaceRefs bool
 	// CrossNamespaceSelector, when set, allows cross-namespace references
 	// only from namespaces whose labels match this label selector
@@ -95,6 +99,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Controller:  options.DefaultOptions(Name),
+		Source:      DefaultSourceOptions(),
 		StorageAddr: DefaultStorageAddr,
 	}
 }
@@ -103,6 +108,7 @@ func DefaultOptions() Options {
 // included, with the current values as defaults.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	o.Controller.BindFlags(fs)
+	o.Source.BindFlags(fs)
 	fs.StringVar(&o.StoragePath, "storage-path", o.StoragePath,
 		"The folder artifacts are stored in (required).")
 	fs.StringVar(&o.StorageAddr, "storage-addr", o.StorageAddr,
@@ -112,7 +118,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ArtifactHostOverride, "artifact-host-override", o.ArtifactHostOverride,
 		"Download every artifact from this host[:port] instead of the one in its URL, e.g. localhost:9090 through a port forward.")
 	fs.BoolVar(&o.NoCrossNamespaceRefs, "no-cross-namespace-refs", o.NoCrossNamespaceRefs,
-		"Refuse references (sourceRef, dependsOn) to another namespace.")
+		"Refuse references (a Kustomization's sourceRef and dependsOn, a GitRepository's include) to another namespace.")
 	fs.StringVar(&o.CrossNamespaceSelector, "cross-namespace-selector", o.CrossNamespaceSelector,
 		"Allow references to another namespace only from namespaces whose labels match this selector (default: from every namespace).")
 	fs.StringVar(&o.DefaultServiceAccount, "default-service-account", o.DefaultServiceAccount,
@@ -128,6 +134,7 @@ func (o *Options) Validate() error {
 	if err := o.Controller.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, o.Source.Validate()...)
 	bad := func(flag, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("invalid --%s: %s", flag, fmt.Sprintf(format, args...)))
 	}
@@ -296,6 +303,11 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 		fetchOpts = append(fetchOpts, fetch.WithHostOverride(opts.ArtifactHostOverride))
 	}
 	concurrency := opts.Controller.Concurrency
+	trustedRoot, err := opts.Source.TrustedRoot()
+	if err != nil {
+		return nil, err
+	}
+	retention := opts.Source.Retention()
 	c := op.mgr.GetClient()
 	// The Kustomization reconciler builds its impersonating clients from
 	// this config: give them the manager's rate limit and user agent.
@@ -305,8 +317,12 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 		name  string
 		setup func(manager.Manager) error
 	}{
-		{"gitrepository", (&source.GitRepositoryReconciler{Client: c, Storage: op.storage, Concurrency: concurrency, Metrics: rec}).SetupWithManager},
-		{"ocirepository", (&source.OCIRepositoryReconciler{Client: c, Storage: op.storage, Concurrency: concurrency, Metrics: rec}).SetupWithManager},
+		{"gitrepository", (&source.GitRepositoryReconciler{
+			Client: c, Storage: op.storage, ACL: policy, Retention: retention, Concurrency: concurrency, Metrics: rec,
+		}).SetupWithManager},
+		{"ocirepository", (&source.OCIRepositoryReconciler{
+			Client: c, Storage: op.storage, TrustedRoot: trustedRoot, Retention: retention, Concurrency: concurrency, Metrics: rec,
+		}).SetupWithManager},
 		{"kustomization", (&kustomize.KustomizationReconciler{
 			Client: c, Config: applyCfg, Fetcher: fetch.New(fetchOpts...), ACL: policy, Concurrency: concurrency, Metrics: rec,
 			DefaultServiceAccount: opts.DefaultServiceAccount, DependencyRequeue: opts.RequeueDependency,

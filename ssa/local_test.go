@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -216,5 +217,44 @@ func TestDriftBehindOurBackIsCorrected(t *testing.T) {
 	}
 	if n := cs.Count(ssa.ActionUnchanged); n != len(set)-4 {
 		t.Errorf("%d unchanged, want %d:\n%s", n, len(set)-4, cs)
+	}
+}
+
+// TestApplyWithoutListPermission: an identity that may get but not list
+// reads its objects one by one, and still decides locally.
+func TestApplyWithoutListPermission(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	ns := env.Namespace(t)
+	user := "nolist-" + ns
+	env.Create(t,
+		&rbacv1.Role{
+			ObjectMeta: metav1.ObjectMeta{Name: "configmaps", Namespace: ns},
+			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "create", "patch", "update"}}},
+		},
+		&rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "configmaps", Namespace: ns},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "configmaps"},
+			Subjects:   []rbacv1.Subject{{Kind: "User", Name: user}},
+		},
+	)
+	m, rec := newManager(t, env.ImpersonatedConfig(user))
+	set := manySet(t, 3)[5:]
+	opts := ssa.ApplyOptions{DefaultNamespace: ns}
+	if cs, err := m.Apply(ctx, set, opts); err != nil || cs.Count(ssa.ActionCreated) != 3 {
+		t.Fatalf("apply: %v %s", err, cs)
+	}
+	rec.reset()
+	cs, err := m.Apply(ctx, set, opts)
+	if err != nil || cs.Count(ssa.ActionUnchanged) != 3 {
+		t.Fatalf("re-apply: %v %s", err, cs)
+	}
+	for _, q := range rec.objectRequests(set) {
+		if q.Method != http.MethodGet {
+			t.Errorf("not decided locally: %+v", q)
+		}
+	}
+	if n := len(rec.objectRequests(set)); n != 3 {
+		t.Errorf("%d object requests, want a GET each", n)
 	}
 }

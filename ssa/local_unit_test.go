@@ -250,3 +250,36 @@ func TestNilChangeSetAndInventory(t *testing.T) {
 		t.Errorf("nil Inventory objects = %v, %v", objs, err)
 	}
 }
+
+const openAPISeed = `{"openapi":"3.0.0","info":{"title":"t","version":"v1"},"paths":{},"components":{"schemas":{
+"io.example.v1.Widget":{"type":"object","x-kubernetes-group-version-kind":[{"group":"example.io","kind":"Widget","version":"v1"}],
+ "properties":{"apiVersion":{"type":"string"},"kind":{"type":"string"},
+  "metadata":{"type":"object","properties":{"name":{"type":"string"},"labels":{"type":"object","additionalProperties":{"type":"string"}}}},
+  "spec":{"type":"object","properties":{"size":{"type":"integer"},"items":{"type":"array","x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["name"],
+   "items":{"type":"object","properties":{"name":{"type":"string"},"v":{"x-kubernetes-int-or-string":true}}}},
+   "free":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}}}}}}`
+
+// FuzzTypeConverter feeds OpenAPI documents, as a hostile API server could
+// send them, to the schema conversion and a typed conversion with it: an
+// error is fine, a panic is not.
+func FuzzTypeConverter(f *testing.F) {
+	f.Add([]byte(openAPISeed), []byte(`{"apiVersion":"example.io/v1","kind":"Widget","metadata":{"name":"w"},"spec":{"size":1,"items":[{"name":"a","v":1}],"free":{"x":[1]}}}`))
+	f.Add([]byte(`{"components":{"schemas":{"a":{"$ref":"#/components/schemas/a"}}}}`), []byte(`{}`))
+	f.Add([]byte(`{"components":{"schemas":{"a":{"type":"array","x-kubernetes-list-type":"map"}}}}`), []byte(`{"kind":"x"}`))
+	f.Fuzz(func(t *testing.T, doc, object []byte) {
+		tc, err := typeConverter(doc)
+		if err != nil {
+			return
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(object); err != nil {
+			return
+		}
+		tv, err := tc.ObjectToTyped(u)
+		if err != nil {
+			return
+		}
+		_ = typedEverywhere(tv)
+		_, _ = tv.ToFieldSet()
+	})
+}

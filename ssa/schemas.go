@@ -211,6 +211,13 @@ func (s *Schemas) parse(ctx context.Context, u string) (managedfields.TypeConver
 	if err != nil {
 		return nil, err
 	}
+	return typeConverter(body)
+}
+
+// typeConverter builds the type converter of one OpenAPI v3 document. The
+// document comes from the API server; a document the conversion cannot
+// handle is an error, never a panic.
+func typeConverter(body []byte) (tc managedfields.TypeConverter, err error) {
 	var doc spec3.OpenAPI
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("parsing OpenAPI document: %w", err)
@@ -218,6 +225,11 @@ func (s *Schemas) parse(ctx context.Context, u string) (managedfields.TypeConver
 	if doc.Components == nil {
 		return nil, errors.New("OpenAPI document without components")
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			tc, err = nil, fmt.Errorf("OpenAPI document not convertible: %v", r)
+		}
+	}()
 	return managedfields.NewTypeConverter(doc.Components.Schemas, false)
 }
 

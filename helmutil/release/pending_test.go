@@ -164,3 +164,47 @@ func TestCancelledUpgradeRecovered(t *testing.T) {
 		}
 	}
 }
+
+// TestCancelledInstallRecovered cancels an install while it waits.
+func TestCancelledInstallRecovered(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	ns := namespace(t)
+	r := newRunner(t)
+	req := gatedRequest(ns)
+	req.Values = map[string]any{"greeting": "v1", "gate": true}
+	var st release.Status
+	actx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Step(actx, req, &st)
+		done <- err
+	}()
+	for {
+		err := env.Client().Get(ctx, client.ObjectKey{Namespace: ns, Name: "gated-gate"}, &corev1.ConfigMap{})
+		if err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("error %v, want context.Canceled", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Step did not return after its context was cancelled")
+	}
+	if st.InstallFailures != 0 || st.LastAttemptedAction != release.ActionInstall {
+		t.Fatalf("status %+v", st)
+	}
+	openGate(t, ctx, ns, "gated-gate")
+	actions, out := stepUntilDone(t, ctx, r, req, &st, 3)
+	if diff := cmp.Diff([]release.Action{release.ActionUpgrade}, actions); diff != "" {
+		t.Fatalf("actions (-want +got):\n%s", diff)
+	}
+	if out.Current.Status != "deployed" {
+		t.Fatalf("after recovery %+v", out.Current)
+	}
+}

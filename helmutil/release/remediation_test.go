@@ -3,13 +3,17 @@ package release_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	"github.com/google/go-cmp/cmp"
+	rel "helm.sh/helm/v4/pkg/release/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -194,5 +198,50 @@ func TestSecretValuesMasked(t *testing.T) {
 	}
 	if logs.Len() == 0 {
 		t.Fatal("Helm logged nothing through the context's logger")
+	}
+}
+
+// TestRetryOnFailure leaves a failed upgrade in place and retries it after
+// the interval, without rolling back.
+func TestRetryOnFailure(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	ns := namespace(t)
+	var now atomic.Pointer[time.Time]
+	start := time.Now()
+	now.Store(&start)
+	r, err := release.NewRunner(env.Config(), release.WithFieldManager(fieldManager), release.WithClock(func() time.Time { return *now.Load() }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := *failingChart()
+	req.Release = release.Ref{Name: "retried", Namespace: ns}
+	req.Values = map[string]any{"greeting": "v1"}
+	req.Spec.Upgrade = release.Upgrade{Strategy: release.RetryOnFailure, RetryInterval: time.Minute}
+	var st release.Status
+	step(t, ctx, r, req, &st, release.ActionInstall, false)
+	req.Values = map[string]any{"greeting": "v2", "fail": true}
+	step(t, ctx, r, req, &st, release.ActionUpgrade, true)
+	out := step(t, ctx, r, req, &st, release.ActionNone, false)
+	if out.Decision.RequeueAfter <= 0 || out.Decision.RequeueAfter > time.Minute || out.Decision.Stalled {
+		t.Fatalf("waiting: %+v", out.Decision)
+	}
+	later := start.Add(2 * time.Minute)
+	now.Store(&later)
+	out = step(t, ctx, r, req, &st, release.ActionUpgrade, true) // retried, not rolled back
+	if out.Current.Version != 3 || st.UpgradeFailures != 2 {
+		t.Fatalf("after the retry: %+v, %+v", out.Current, st)
+	}
+	h, err := store(t, ns).History("retried")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var statuses []string
+	for _, v := range h {
+		statuses = append(statuses, string(v.(*rel.Release).Info.Status))
+	}
+	slices.Sort(statuses)
+	if !slices.Equal(statuses, []string{"deployed", "failed", "failed"}) {
+		t.Fatalf("revisions %v: want the first deployed and two failed upgrades, no rollback", statuses)
 	}
 }

@@ -34,6 +34,7 @@ type Runner struct {
 	fieldManager string
 	concurrency  int
 	clock        func() time.Time
+	schemas      *ssa.Schemas
 
 	client    client.WithWatch
 	ssa       *ssa.Manager
@@ -58,6 +59,15 @@ func WithFieldManager(name string) Option {
 // and CRD application handle at once (ssa.WithConcurrency); default 8.
 func WithConcurrency(n int) Option {
 	return func(r *Runner) { r.concurrency = n }
+}
+
+// WithSchemas shares one ssa.Schemas (made with the controller's own
+// identity, once per cluster) between Runners, so that drift detection and
+// correction decide unchanged objects locally without fetching the
+// server's schemas again per Runner. By default each Runner makes its own
+// from its rest.Config.
+func WithSchemas(s *ssa.Schemas) Option {
+	return func(r *Runner) { r.schemas = s }
 }
 
 // WithClock sets the clock Plan compares RetryOnFailure intervals with;
@@ -101,7 +111,13 @@ func NewRunner(cfg *rest.Config, opts ...Option) (*Runner, error) {
 	}
 	// No ownership labels: Helm's annotations say which release owns an
 	// object, and labels stamped by drift correction alone would be drift.
-	r.ssa, err = ssa.NewManager(r.client, ssa.Owner{Field: r.fieldManager}, ssa.WithConcurrency(r.concurrency), ssa.WithWatchClient(r.client))
+	if r.schemas == nil {
+		if r.schemas, err = ssa.NewSchemas(r.cfg); err != nil {
+			return nil, err
+		}
+	}
+	r.ssa, err = ssa.NewManager(r.client, ssa.Owner{Field: r.fieldManager},
+		ssa.WithConcurrency(r.concurrency), ssa.WithWatchClient(r.client), ssa.WithSchemas(r.schemas))
 	if err != nil {
 		return nil, err
 	}

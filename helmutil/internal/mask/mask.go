@@ -6,6 +6,7 @@ package mask
 
 import (
 	"context"
+	"encoding/base64"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -36,10 +37,19 @@ func New(values ...string) *Masker {
 		}
 		seen[v] = true
 		m.values = append(m.values, v)
-		// the form a quoted message (%q, JSON) shows
-		if q := strconv.Quote(v); q[1:len(q)-1] != v && !seen[q[1:len(q)-1]] {
-			seen[q[1:len(q)-1]] = true
-			m.values = append(m.values, q[1:len(q)-1])
+		// the forms a quoted message (%q, JSON) and a Secret's data show
+		forms := []string{}
+		if q := strconv.Quote(v); q[1:len(q)-1] != v {
+			forms = append(forms, q[1:len(q)-1])
+		}
+		if len(v) >= shortSecret {
+			forms = append(forms, base64.StdEncoding.EncodeToString([]byte(v)))
+		}
+		for _, f := range forms {
+			if !seen[f] {
+				seen[f] = true
+				m.values = append(m.values, f)
+			}
 		}
 	}
 	slices.SortStableFunc(m.values, func(a, b string) int { return len(b) - len(a) })

@@ -62,7 +62,11 @@ func TestUpgradeRemediatedByRollback(t *testing.T) {
 	step(t, ctx, r, req, &st, release.ActionInstall, false)
 
 	req.Values = map[string]any{"greeting": "v2", "fail": true}
-	out := step(t, ctx, r, req, &st, release.ActionUpgrade, true)
+	out, err := r.Step(ctx, req, &st)
+	var ae *release.ActionError
+	if !errors.As(err, &ae) || ae.Action != release.ActionUpgrade || ae.Revision != 2 || !strings.Contains(err.Error(), "(revision 2)") {
+		t.Fatalf("error %v, want an upgrade *ActionError naming revision 2", err)
+	}
 	if out.Current.Version != 2 || out.Current.Status != "failed" || st.UpgradeFailures != 1 {
 		t.Fatalf("after the failed upgrade: %+v, %+v", out.Current, st)
 	}

@@ -182,6 +182,10 @@ func (r *Runner) Step(ctx context.Context, req Request, st *Status) (Outcome, er
 		}
 		st.record(*snap, req.Spec.maxHistory())
 		st.refresh(snapshots(after))
+		var ae *ActionError
+		if errors.As(err, &ae) && ae.Revision == 0 && ae.Release == req.Release {
+			ae.Revision = latest.Version
+		}
 		st.StorageNamespace = req.Release.storageNamespace()
 		out.Current = snap
 		out.Inventory = r.inventory(ctx, req.Release, latest)

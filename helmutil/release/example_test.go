@@ -67,10 +67,18 @@ func Example() {
 			break
 		}
 	}
+
+	// The HelmRelease is deleted: uninstall, dropping the history.
+	if err := r.Uninstall(ctx, req.Release, req.Spec, &st); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(st.History), "snapshots")
 	// Output:
 	// Absent "install"
 	// InSync ""
 	// 1 deployed 1 object
+	// 0 snapshots
 }
 
 // Plan is a pure function: a failed upgrade with retries left is rolled

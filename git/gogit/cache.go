@@ -98,12 +98,19 @@ func (c *Cache) lock(ctx context.Context, dir string) (unlock func(), err error)
 
 // objectCacheSize bounds the objects a storage keeps decoded in memory:
 // trees are read again (the index, in-place updates), blobs once.
-const objectCacheSize = 16 << 20
+const objectCacheSize = 4 << 20
+
+// largeObject is the size from which go-git streams an object from its
+// pack instead of reading it whole into memory: a checkout writes every
+// blob once, so keeping none in memory saves as much as the checkout's
+// size in garbage.
+const largeObject = 4 << 10
 
 // openStorage opens the repository storage in gitDir, keeping its pack
 // files open until Close.
 func openStorage(gitDir string) *filesystem.Storage {
-	return filesystem.NewStorageWithOptions(osfs.New(gitDir), cache.NewObjectLRU(objectCacheSize), filesystem.Options{KeepDescriptors: true})
+	return filesystem.NewStorageWithOptions(osfs.New(gitDir), cache.NewObjectLRU(objectCacheSize),
+		filesystem.Options{KeepDescriptors: true, LargeObjectThreshold: largeObject})
 }
 
 // open opens (or creates) the bare repository in dir. A repository that

@@ -83,9 +83,11 @@ func (c *Client) cloneInto(ctx context.Context, r *remote, dir string, t *target
 	gitDir := filepath.Join(dir, ".git")
 	st := openStorage(gitDir)
 	defer st.Close()
-	if err := c.fetch(ctx, r, st, gitDir, t, opts); err != nil {
+	pack, err := c.fetch(ctx, r, st, gitDir, t, opts)
+	if err != nil {
 		return nil, err
 	}
+	defer pack.Close()
 	commit, err := object.GetCommit(st, t.commit)
 	if err != nil {
 		return nil, fmt.Errorf("%w: commit %s not fetched", git.ErrReferenceNotFound, t.commit)
@@ -96,7 +98,7 @@ func (c *Client) cloneInto(ctx context.Context, r *remote, dir string, t *target
 	}
 	defer root.Close()
 	sparse := normalizeSparse(opts.SparseDirectories)
-	w := &treeWriter{ctx: ctx, st: st, root: root, sparse: sparse, use: ws.use, escapingLinks: opts.AllowEscapingSymlinks, gitlinks: true}
+	w := &treeWriter{ctx: ctx, st: st, pack: pack, root: root, sparse: sparse, use: ws.use, escapingLinks: opts.AllowEscapingSymlinks, gitlinks: true}
 	w.start()
 	err = w.writeTree(commit.TreeHash, "")
 	if werr := w.stop(); err == nil {

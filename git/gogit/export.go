@@ -87,12 +87,13 @@ func (c *Client) Export(ctx context.Context, dir string, opts CloneOptions) (*Re
 	if err := e.check(); err != nil {
 		return nil, err
 	}
-	st, commit, err := c.fetchCached(ctx, r, cdir, t, opts)
+	st, commit, pack, err := c.fetchCached(ctx, r, cdir, t, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	e.st = st
+	defer pack.Close()
+	e.st, e.pack = st, pack
 	e.held[cdir] = st
 	inPlace, err := e.export(commit)
 	if err != nil {
@@ -112,13 +113,14 @@ func (c *Client) Export(ctx context.Context, dir string, opts CloneOptions) (*Re
 // fetchCached fetches the target into the cache repository cdir (locked
 // by the caller), rebuilding the repository once when it does not open or
 // misses objects.
-func (c *Client) fetchCached(ctx context.Context, r *remote, cdir string, t *target, opts CloneOptions) (*filesystem.Storage, *object.Commit, error) {
+func (c *Client) fetchCached(ctx context.Context, r *remote, cdir string, t *target, opts CloneOptions) (*filesystem.Storage, *object.Commit, *packBlobs, error) {
 	log := logr.FromContextOrDiscard(ctx)
 	for attempt := 0; ; attempt++ {
 		st, err := openCache(cdir, attempt > 0)
 		var commit *object.Commit
+		var pack *packBlobs
 		if err == nil {
-			if err = c.fetch(ctx, r, st, cdir, t, opts); err == nil {
+			if pack, err = c.fetch(ctx, r, st, cdir, t, opts); err == nil {
 				commit, err = object.GetCommit(st, t.commit)
 				if err == nil {
 					_, err = object.GetTree(st, commit.TreeHash)
@@ -126,8 +128,9 @@ func (c *Client) fetchCached(ctx context.Context, r *remote, cdir string, t *tar
 			}
 		}
 		if err == nil {
-			return st, commit, nil
+			return st, commit, pack, nil
 		}
+		pack.Close()
 		if st != nil {
 			st.Close()
 		}
@@ -135,7 +138,7 @@ func (c *Client) fetchCached(ctx context.Context, r *remote, cdir string, t *tar
 		if attempt > 0 || ctx.Err() != nil || errors.Is(err, git.ErrAuthentication) ||
 			errors.Is(err, git.ErrHostKey) || errors.Is(err, git.ErrReferenceNotFound) ||
 			errors.Is(err, git.ErrSizeLimit) || errors.Is(err, git.ErrUnsafePath) {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		log.Info("rebuilding git cache repository", "reason", err.Error())
 		// The session's advertisement is still good; the fetch runs again
@@ -149,6 +152,7 @@ type exporter struct {
 	c          *Client
 	opts       CloneOptions
 	st         *filesystem.Storage // the cache repository
+	pack       *packBlobs          // what the fetch brought, if anything
 	dir        string              // absolute destination
 	sparse     []string
 	submodules bool
@@ -217,7 +221,7 @@ func (e *exporter) rewrite(commit *object.Commit) error {
 	if err != nil {
 		return err
 	}
-	err = e.writeAll(root, e.st, commit, e.sparse, e.ws)
+	err = e.writeAll(root, e.st, e.pack, commit, e.sparse, e.ws)
 	root.Close()
 	if err != nil {
 		return err
@@ -236,10 +240,10 @@ func (e *exporter) rewrite(commit *object.Commit) error {
 
 // writeAll writes commit's tree (read from st) under root, then its
 // submodules when the export recurses into them.
-func (e *exporter) writeAll(root *os.Root, st *filesystem.Storage, commit *object.Commit, sparse []string, ws *walkState) error {
+func (e *exporter) writeAll(root *os.Root, st *filesystem.Storage, pack *packBlobs, commit *object.Commit, sparse []string, ws *walkState) error {
 	// Submodule folders are made by writeSubmodule, for the submodules it
 	// writes something of.
-	w := &treeWriter{ctx: e.ctx, st: st, root: root, sparse: sparse, use: ws.use}
+	w := &treeWriter{ctx: e.ctx, st: st, pack: pack, root: root, sparse: sparse, use: ws.use}
 	w.start()
 	err := w.writeTree(commit.TreeHash, "")
 	if werr := w.stop(); err == nil {
@@ -283,10 +287,11 @@ func (e *exporter) writeSubmodule(root *os.Root, s submodule, sparse []string, w
 	defer r.Close()
 	t := &target{commit: s.commit, object: s.commit, exact: true}
 	subOpts := subOptions(s, e.opts)
+	var pack *packBlobs
 	if ok {
-		err = s.client.fetch(e.ctx, r, st, cdir, t, subOpts)
+		pack, err = s.client.fetch(e.ctx, r, st, cdir, t, subOpts)
 	} else {
-		st, _, err = s.client.fetchCached(e.ctx, r, cdir, t, subOpts)
+		st, _, pack, err = s.client.fetchCached(e.ctx, r, cdir, t, subOpts)
 		if err == nil {
 			e.held[cdir] = st
 			defer func() {
@@ -298,6 +303,7 @@ func (e *exporter) writeSubmodule(root *os.Root, s submodule, sparse []string, w
 	if err != nil {
 		return err
 	}
+	defer pack.Close()
 	commit, err := object.GetCommit(st, s.commit)
 	if err != nil {
 		return fmt.Errorf("%w: commit %s", git.ErrReferenceNotFound, s.commit)
@@ -311,7 +317,7 @@ func (e *exporter) writeSubmodule(root *os.Root, s submodule, sparse []string, w
 	}
 	defer subRoot.Close()
 	sub := &exporter{ctx: e.ctx, c: s.client, opts: subOpts, st: st, submodules: true, held: e.held}
-	if err := sub.writeAll(subRoot, st, commit, subOpts.SparseDirectories, ws); err != nil {
+	if err := sub.writeAll(subRoot, st, pack, commit, subOpts.SparseDirectories, ws); err != nil {
 		return err
 	}
 	// A submodule the sparse directories leave empty leaves no folder.

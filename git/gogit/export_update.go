@@ -41,6 +41,7 @@ func (e *exporter) update(prev, commit *object.Commit, state *exportState) error
 		return err
 	}
 	defer u.close()
+	u.w.pack = e.pack
 	u.rewriteOnSubmodule = e.submodules
 	if err := u.prepare(prev.TreeHash, commit.TreeHash); err != nil {
 		return err

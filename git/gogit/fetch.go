@@ -37,7 +37,10 @@ const (
 // across a shallow boundary; the thin pack is completed from st. A bare
 // commit is fetched by its id when the server allows it, else through the
 // branch (or all branches) history.
-func (c *Client) fetch(ctx context.Context, r *remote, st storage.Storer, gitDir string, t *target, opts CloneOptions) error {
+//
+// It returns the pack received (nil when nothing was), to read its objects
+// from directly; the caller closes it.
+func (c *Client) fetch(ctx context.Context, r *remote, st storage.Storer, gitDir string, t *target, opts CloneOptions) (*packBlobs, error) {
 	depth := 1
 	if opts.Full {
 		depth = 0
@@ -56,13 +59,14 @@ func (c *Client) fetch(ctx context.Context, r *remote, st storage.Storer, gitDir
 				}
 			}
 			if len(wants) == 0 {
-				return fmt.Errorf("%w: %s", git.ErrReferenceNotFound, t.ref)
+				return nil, fmt.Errorf("%w: %s", git.ErrReferenceNotFound, t.ref)
 			}
 			depth = 0
 		}
 	}
-	if err := c.fetchWants(ctx, r, st, gitDir, wants, depth, opts.limits()); err != nil {
-		return err
+	pack, err := c.fetchWants(ctx, r, st, gitDir, wants, depth, opts.limits())
+	if err != nil {
+		return nil, err
 	}
 	ref := t.ref
 	if t.exact {
@@ -70,13 +74,15 @@ func (c *Client) fetch(ctx context.Context, r *remote, st storage.Storer, gitDir
 	}
 	if ref != "" && ref != plumbing.HEAD {
 		if err := st.SetReference(plumbing.NewHashReference(ref, wants[0])); err != nil {
-			return err
+			pack.Close()
+			return nil, err
 		}
 	}
 	if _, err := st.EncodedObject(plumbing.CommitObject, t.commit); err != nil {
-		return fmt.Errorf("%w: commit %s", git.ErrReferenceNotFound, t.commit)
+		pack.Close()
+		return nil, fmt.Errorf("%w: commit %s", git.ErrReferenceNotFound, t.commit)
 	}
-	return nil
+	return pack, nil
 }
 
 // advertisedObject reports whether h is a reference's object or a tag's
@@ -92,7 +98,7 @@ func advertisedObject(r *remote, h plumbing.Hash) bool {
 
 // fetchWants fetches wants (and their history to depth, 0 for all) into
 // st, unless st has them already.
-func (c *Client) fetchWants(ctx context.Context, r *remote, st storage.Storer, gitDir string, wants []plumbing.Hash, depth int, lim limits) error {
+func (c *Client) fetchWants(ctx context.Context, r *remote, st storage.Storer, gitDir string, wants []plumbing.Hash, depth int, lim limits) (*packBlobs, error) {
 	missing := false
 	for _, w := range wants {
 		if st.HasEncodedObject(w) != nil {
@@ -101,10 +107,10 @@ func (c *Client) fetchWants(ctx context.Context, r *remote, st storage.Storer, g
 	}
 	shallows, err := st.Shallow()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !missing && (depth != 0 || len(shallows) == 0) {
-		return nil // cached already
+		return nil, nil // cached already
 	}
 	caps := r.sess.Capabilities()
 	req := packp.NewUploadPackRequest()
@@ -145,21 +151,24 @@ func (c *Client) fetchWants(ctx context.Context, r *remote, st storage.Storer, g
 	}
 	res, err := r.sess.UploadPack(ctx, req)
 	if errors.Is(err, gittransport.ErrEmptyUploadPackRequest) {
-		return nil // the server has nothing we lack
+		return nil, nil // the server has nothing we lack
 	}
 	if err != nil {
-		return c.fetchError(ctx, err)
+		return nil, c.fetchError(ctx, err)
 	}
 	defer res.Close()
-	pack := sidebandReader(req.Capabilities, res)
-	if err := storePack(ctx, st, gitDir, pack, lim, thin); err != nil {
+	pack, err := storePack(ctx, st, gitDir, sidebandReader(req.Capabilities, res), lim, thin)
+	if err != nil {
 		removeTempPacks(gitDir)
-		return c.fetchError(ctx, err)
+		return nil, c.fetchError(ctx, err)
 	}
 	if !req.Depth.IsZero() {
-		return st.SetShallow(updateShallow(shallows, res.ShallowUpdate))
+		if err := st.SetShallow(updateShallow(shallows, res.ShallowUpdate)); err != nil {
+			pack.Close()
+			return nil, err
+		}
 	}
-	return nil
+	return pack, nil
 }
 
 // fetchError classifies and scrubs a fetch error.

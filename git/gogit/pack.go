@@ -25,17 +25,21 @@ import (
 // then indexes it (see indexPack). A thin pack (one whose deltas may have
 // bases that st holds rather than the pack) is completed with those bases
 // first, as git's index-pack --fix-thin does.
-func storePack(ctx context.Context, st storage.Storer, gitDir string, r io.Reader, lim limits, thin bool) error {
+//
+// It returns the pack for reading objects straight from it (nil when the
+// pack was empty); the caller closes it.
+func storePack(ctx context.Context, st storage.Storer, gitDir string, r io.Reader, lim limits, thin bool) (*packBlobs, error) {
 	packDir := filepath.Join(gitDir, "objects", "pack")
 	tmp, err := os.CreateTemp(packDir, "tmp_pack_")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	stored := false
 	defer func() {
-		tmp.Close()
 		if !stored {
+			tmp.Close()
 			os.Remove(tmp.Name())
+			os.Remove(tmp.Name() + ".idx")
 		}
 	}()
 	check := newPackCheck(lim)
@@ -48,13 +52,13 @@ func storePack(ctx context.Context, st storage.Storer, gitDir string, r io.Reade
 		err = out.w.Flush()
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !out.matches(check.checksum) {
-		return errors.New("malformed pack: checksum mismatch")
+		return nil, errors.New("malformed pack: checksum mismatch")
 	}
 	if check.count == 0 {
-		return nil
+		return nil, nil
 	}
 	entries, checksum := check.entries, check.checksum
 	if thin {
@@ -67,27 +71,29 @@ func storePack(ctx context.Context, st storage.Storer, gitDir string, r io.Reade
 		if len(bases) > 0 {
 			var added []packEntry
 			if added, checksum, err = completePack(tmp, st, check.count, bases); err != nil {
-				return err
+				return nil, err
 			}
 			entries = append(entries, added...)
 		}
 	}
-	if err := indexPack(ctx, tmp, entries, checksum, lim); err != nil {
-		return err
+	ix, err := indexPack(ctx, tmp, entries, checksum, lim)
+	if err != nil {
+		return nil, err
 	}
 	base := filepath.Join(packDir, "pack-"+checksum.String())
+	idx := tmp.Name() + ".idx"
 	if err := os.Rename(tmp.Name(), base+".pack"); err != nil {
-		return err
+		return nil, err
+	}
+	if err := os.Rename(idx, base+".idx"); err != nil {
+		os.Remove(base + ".pack")
+		return nil, err
 	}
 	stored = true
-	if err := os.Rename(tmp.Name()+".idx", base+".idx"); err != nil {
-		os.Remove(base + ".pack")
-		return err
-	}
 	if s, ok := st.(interface{ Reindex() }); ok {
 		s.Reindex()
 	}
-	return nil
+	return &packBlobs{f: tmp, ix: ix}, nil
 }
 
 // trailerWriter writes a pack and hashes all of it but its last 20 bytes
@@ -95,22 +101,30 @@ func storePack(ctx context.Context, st storage.Storer, gitDir string, r io.Reade
 type trailerWriter struct {
 	w    *bufio.Writer
 	h    hash.Hash
-	tail []byte
+	tail [20]byte
+	n    int // bytes in tail
 }
 
 func (t *trailerWriter) Write(p []byte) (int, error) {
 	n, err := t.w.Write(p)
-	buf := append(t.tail, p[:n]...)
-	if keep := len(buf) - 20; keep > 0 {
-		t.h.Write(buf[:keep])
-		buf = buf[keep:]
+	p = p[:n]
+	if len(p) >= 20 {
+		t.h.Write(t.tail[:t.n])
+		t.h.Write(p[:len(p)-20])
+		t.n = copy(t.tail[:], p[len(p)-20:])
+		return n, err
 	}
-	t.tail = append(t.tail[:0], buf...)
+	// Fewer than 20 new bytes: the oldest of the tail are hashed.
+	if over := t.n + len(p) - 20; over > 0 {
+		t.h.Write(t.tail[:over])
+		t.n = copy(t.tail[:], t.tail[over:t.n])
+	}
+	t.n += copy(t.tail[t.n:], p)
 	return n, err
 }
 
 func (t *trailerWriter) matches(sum plumbing.Hash) bool {
-	return len(t.tail) == 20 && bytes.Equal(t.h.Sum(nil), sum[:]) && bytes.Equal(t.tail, sum[:])
+	return t.n == 20 && bytes.Equal(t.h.Sum(nil), sum[:]) && bytes.Equal(t.tail[:], sum[:])
 }
 
 // copyChecked copies r to w, each chunk through check first: a chunk check

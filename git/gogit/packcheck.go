@@ -49,6 +49,8 @@ type packCheck struct {
 	stored   int64 // bytes received
 	read     int64 // bytes handed to the checker's reader
 	br       *bufio.Reader
+	zr       io.ReadCloser // reused for every object
+	buf      []byte        // reused for every object
 }
 
 // packEntry is one object entry of a pack.
@@ -264,11 +266,10 @@ func (c *packCheck) object(r *bufio.Reader) error {
 		return c.tooLarge(size)
 	}
 	e.typ, e.size, e.data = typ, size, c.pos()
-	zr, err := zlib.NewReader(r)
+	zr, err := c.inflater(r)
 	if err != nil {
 		return malformed("object data", err)
 	}
-	defer zr.Close()
 	var h hash.Hash
 	if typ < packOFSDelta {
 		h = plumbing.NewHasher(packType(typ), int64(size)).Hash
@@ -291,7 +292,7 @@ func (c *packCheck) object(r *bufio.Reader) error {
 		if _, err := io.Copy(io.Discard, br); err != nil {
 			return malformed("object data", err)
 		}
-	} else if _, err := io.Copy(writerOrDiscard(h), data); err != nil {
+	} else if _, err := io.CopyBuffer(writerOrDiscard(h), data, c.buf); err != nil {
 		return malformed("object data", err)
 	}
 	if uint64(data.n) != size {
@@ -315,6 +316,23 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// inflater returns the zlib reader of the next object's data, reusing one
+// reader (and its 32 KiB window) for all.
+func (c *packCheck) inflater(r io.Reader) (io.ReadCloser, error) {
+	if c.buf == nil {
+		c.buf = make([]byte, 32<<10)
+	}
+	if c.zr == nil {
+		zr, err := zlib.NewReader(r)
+		if err != nil {
+			return nil, err
+		}
+		c.zr = zr
+		return zr, nil
+	}
+	return c.zr, c.zr.(zlib.Resetter).Reset(r, nil)
 }
 
 func (c *packCheck) tooLarge(size uint64) error {

@@ -30,7 +30,7 @@ const (
 // recently built kept in a bounded cache, so memory stays within a few
 // times limits.objectSize. This replaces go-git's indexer, which inflates
 // every object twice more and loads each whole into memory.
-func indexPack(ctx context.Context, f *os.File, entries []packEntry, sum plumbing.Hash, lim limits) error {
+func indexPack(ctx context.Context, f *os.File, entries []packEntry, sum plumbing.Hash, lim limits) (*indexer, error) {
 	ix := &indexer{f: f, entries: entries, byOffset: make(map[int64]int, len(entries)), byID: make(map[plumbing.Hash]int, len(entries)), cache: newContentCache(deltaCacheSize)}
 	for i, e := range entries {
 		ix.byOffset[e.offset] = i
@@ -43,11 +43,11 @@ func indexPack(ctx context.Context, f *os.File, entries []packEntry, sum plumbin
 			continue
 		}
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
 		typ, content, err := ix.content(i)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		h := plumbing.NewHasher(typ, int64(len(content)))
 		_, _ = h.Write(content)
@@ -56,7 +56,7 @@ func indexPack(ctx context.Context, f *os.File, entries []packEntry, sum plumbin
 	}
 	crcs, err := ix.crcs()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	w := new(idxfile.Writer)
 	_ = w.OnHeader(uint32(len(entries)))
@@ -64,28 +64,28 @@ func indexPack(ctx context.Context, f *os.File, entries []packEntry, sum plumbin
 		w.Add(e.id, uint64(e.offset), crcs[i])
 	}
 	if err := w.OnFooter(sum); err != nil {
-		return err
+		return nil, err
 	}
 	idx, err := w.Index()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out, err := os.Create(f.Name() + ".idx")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	bw := bufio.NewWriter(out)
 	if _, err := idxfile.NewEncoder(bw).Encode(idx); err != nil {
 		out.Close()
 		os.Remove(out.Name())
-		return err
+		return nil, err
 	}
 	if err := bw.Flush(); err != nil {
 		out.Close()
 		os.Remove(out.Name())
-		return err
+		return nil, err
 	}
-	return out.Close()
+	return ix, out.Close()
 }
 
 type indexer struct {
@@ -94,6 +94,8 @@ type indexer struct {
 	byOffset map[int64]int
 	byID     map[plumbing.Hash]int
 	cache    *contentCache
+	zr       io.ReadCloser // reused
+	br       *bufio.Reader // reused
 }
 
 // content returns the type and content of entry i: a whole object is
@@ -149,13 +151,23 @@ func (ix *indexer) content(i int) (plumbing.ObjectType, []byte, error) {
 
 // inflate reads the data of entry e (whose size packCheck bounded).
 func (ix *indexer) inflate(e packEntry) ([]byte, error) {
-	zr, err := zlib.NewReader(bufio.NewReader(io.NewSectionReader(ix.f, e.data, 1<<62)))
+	sr := io.NewSectionReader(ix.f, e.data, 1<<62)
+	if ix.br == nil {
+		ix.br = bufio.NewReaderSize(sr, 32<<10)
+	} else {
+		ix.br.Reset(sr)
+	}
+	var err error
+	if ix.zr == nil {
+		ix.zr, err = zlib.NewReader(ix.br)
+	} else {
+		err = ix.zr.(zlib.Resetter).Reset(ix.br, nil)
+	}
 	if err != nil {
 		return nil, malformed("object data", err)
 	}
-	defer zr.Close()
 	data := make([]byte, e.size)
-	if _, err := io.ReadFull(zr, data); err != nil {
+	if _, err := io.ReadFull(ix.zr, data); err != nil {
 		return nil, malformed("object data", err)
 	}
 	return data, nil
@@ -173,6 +185,7 @@ func (ix *indexer) crcs() ([]uint32, error) {
 	// last: offsets only grow.
 	out := make([]uint32, len(ix.entries))
 	r := bufio.NewReaderSize(io.NewSectionReader(ix.f, 0, end), 256<<10)
+	buf := make([]byte, 32<<10)
 	pos := int64(0)
 	for i := range ix.entries {
 		start := ix.entries[i].offset
@@ -187,8 +200,8 @@ func (ix *indexer) crcs() ([]uint32, error) {
 			return nil, err
 		}
 		h := crc32.NewIEEE()
-		if _, err := io.CopyN(h, r, stop-start); err != nil {
-			return nil, err
+		if n, err := io.CopyBuffer(h, io.LimitReader(r, stop-start), buf); err != nil || n != stop-start {
+			return nil, malformed("entry data", err)
 		}
 		out[i] = h.Sum32()
 		pos = stop
@@ -240,4 +253,59 @@ func (c *contentCache) put(offset int64, typ plumbing.ObjectType, content []byte
 		delete(c.items, v.offset)
 		c.size -= len(v.content)
 	}
+}
+
+// packBlobs reads objects straight from a pack just received and indexed:
+// with pread on one shared descriptor and a reusable inflater per reader,
+// so a checkout of what a fetch brought needs no go-git lookup, no
+// descriptor and no buffer per file. Objects not in the pack (an update
+// reuses cached ones) are read through go-git as usual.
+type packBlobs struct {
+	f  *os.File
+	ix *indexer // not safe for concurrent use: the tree walker's own
+}
+
+func (pb *packBlobs) Close() error {
+	if pb == nil {
+		return nil
+	}
+	return pb.f.Close()
+}
+
+// find returns the pack entry of object h, if the pack holds it.
+func (pb *packBlobs) find(h plumbing.Hash) (packEntry, bool) {
+	if pb == nil {
+		return packEntry{}, false
+	}
+	i, ok := pb.ix.byID[h]
+	if !ok {
+		return packEntry{}, false
+	}
+	return pb.ix.entries[i], true
+}
+
+// packInflater inflates whole objects of a pack; each pool writer has one.
+type packInflater struct {
+	br *bufio.Reader
+	zr io.ReadCloser
+}
+
+// open returns a reader of entry e's content, valid until the next open.
+func (in *packInflater) open(f *os.File, e packEntry) (io.Reader, error) {
+	sr := io.NewSectionReader(f, e.data, 1<<62)
+	if in.br == nil {
+		in.br = bufio.NewReaderSize(sr, 32<<10)
+	} else {
+		in.br.Reset(sr)
+	}
+	var err error
+	if in.zr == nil {
+		in.zr, err = zlib.NewReader(in.br)
+	} else {
+		err = in.zr.(zlib.Resetter).Reset(in.br, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return io.LimitReader(in.zr, int64(e.size)), nil
 }

@@ -154,6 +154,7 @@ func (u *usage) add(files, n int64) error {
 type treeWriter struct {
 	ctx    context.Context
 	st     storer.EncodedObjectStorer
+	pack   *packBlobs // the pack the fetch brought: whole blobs read from it directly
 	root   *os.Root
 	sparse []string
 	use    *usage
@@ -176,17 +177,16 @@ type treeWriter struct {
 	err     error
 }
 
-// writeJob is a small file read from the repository, waiting to be written.
+// writeJob is a file waiting to be written by the pool: data (which the
+// pool closes), or entry of pack.
 type writeJob struct {
-	root *os.Root
-	name string
-	data []byte
-	perm os.FileMode
+	root  *os.Root
+	name  string
+	data  io.ReadCloser // reading it touches no shared storage
+	pack  *packBlobs
+	entry packEntry
+	perm  os.FileMode
 }
-
-// maxQueuedBlob bounds the size of a file handed to the writer pool; larger
-// files are streamed by the caller, so memory in flight stays bounded.
-const maxQueuedBlob = 1 << 20
 
 func (w *treeWriter) start() {
 	n := min(max(2*runtime.GOMAXPROCS(0), 2), 8)
@@ -195,16 +195,30 @@ func (w *treeWriter) start() {
 	for range n {
 		go func() {
 			defer w.writers.Done()
+			var in packInflater
 			for j := range w.jobs {
-				if w.failed() != nil {
-					continue // drain
+				if w.failed() == nil {
+					if err := j.write(&in); err != nil {
+						w.fail(err)
+					}
 				}
-				if err := createFile(j.root, j.name, j.perm, bytes.NewReader(j.data)); err != nil {
-					w.fail(err)
+				if j.data != nil {
+					j.data.Close()
 				}
 			}
 		}()
 	}
+}
+
+func (j writeJob) write(in *packInflater) error {
+	if j.pack == nil {
+		return createFile(j.root, j.name, j.perm, j.data)
+	}
+	r, err := in.open(j.pack.f, j.entry)
+	if err != nil {
+		return err
+	}
+	return createFile(j.root, j.name, j.perm, r)
 }
 
 // stop waits for the queued files and returns the first error.
@@ -301,23 +315,30 @@ func (w *treeWriter) writeEntry(root *os.Root, name, p string, entry object.Tree
 	if err := w.ctx.Err(); err != nil {
 		return err
 	}
-	blob, err := object.GetBlob(w.st, entry.Hash)
+	if e, ok := w.pack.find(entry.Hash); ok && e.typ == packBlob && entry.Mode != filemode.Symlink {
+		if err := w.use.add(1, int64(e.size)); err != nil {
+			return err
+		}
+		w.jobs <- writeJob{root: root, name: name, pack: w.pack, entry: e, perm: filePerm(entry.Mode)}
+		return nil
+	}
+	obj, err := w.st.EncodedObject(plumbing.BlobObject, entry.Hash)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", p, err)
 	}
-	size := blob.Size
+	size := obj.Size()
 	if entry.Mode == filemode.Symlink {
 		size = 0 // links count as entries only
 	}
 	if err := w.use.add(1, size); err != nil {
 		return err
 	}
-	r, err := blob.Reader()
+	r, err := obj.Reader()
 	if err != nil {
 		return err
 	}
-	defer r.Close()
 	if entry.Mode == filemode.Symlink {
+		defer r.Close()
 		target, err := io.ReadAll(io.LimitReader(r, maxSymlinkTarget+1))
 		if err != nil {
 			return err
@@ -330,15 +351,11 @@ func (w *treeWriter) writeEntry(root *os.Root, name, p string, entry object.Tree
 		}
 		return root.Symlink(string(target), name)
 	}
-	perm := filePerm(entry.Mode)
-	if blob.Size > maxQueuedBlob {
-		return createFile(root, name, perm, r)
-	}
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	w.jobs <- writeJob{root: root, name: name, data: data, perm: perm}
+	// The reader is the object's own: in memory, or (objects past
+	// largeObject) a stream from a pack file opened for it alone, with any
+	// delta resolved already. A pool writer reads it, so files are created
+	// in parallel (what a checkout spends its time on).
+	w.jobs <- writeJob{root: root, name: name, data: r, perm: filePerm(entry.Mode)}
 	return nil
 }
 

@@ -20,5 +20,7 @@
 // The subpackages build on this one: archive packs a directory into a
 // reproducible tar.gz, untar unpacks one within limits, storage keeps
 // artifacts on disk, server serves them over HTTP, fetch downloads and
-// verifies them, and artifacttest is a test harness for consumers.
+// verifies them, bucket reads a folder of an S3-compatible bucket into a
+// directory to archive, and artifacttest and buckettest are test harnesses
+// for consumers.
 package artifact

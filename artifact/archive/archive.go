@@ -10,13 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 	"github.com/go-logr/logr"
 
 	"github.com/gitopskit/kit/artifact"
+	"github.com/gitopskit/kit/artifact/internal/ignore"
 	"github.com/gitopskit/kit/artifact/internal/pgzip"
 )
 
@@ -31,7 +31,7 @@ const (
 	// IgnoreFile is the name of the per-directory ignore file.
 	IgnoreFile = ".sourceignore"
 	// maxIgnoreFileSize bounds a .sourceignore file.
-	maxIgnoreFileSize = 1 << 20
+	maxIgnoreFileSize = ignore.MaxFileSize
 )
 
 // ErrIgnoreFileTooLarge is returned for a .sourceignore over 1 MiB.
@@ -147,9 +147,9 @@ func Build(ctx context.Context, w io.Writer, dir string, opts Options) (Result, 
 	}
 	var base []gitignore.Pattern
 	if !opts.NoDefaultIgnore {
-		base = parsePatterns(DefaultIgnorePatterns(), nil)
+		base = ignore.Parse(DefaultIgnorePatterns(), nil)
 	}
-	a.caller = parsePatterns(opts.Ignore, nil)
+	a.caller = ignore.Parse(opts.Ignore, nil)
 
 	err = a.run(ctx, base)
 	if err == nil {
@@ -176,18 +176,6 @@ type countWriter struct{ n int64 }
 
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
-func parsePatterns(lines []string, domain []string) []gitignore.Pattern {
-	var ps []gitignore.Pattern
-	for _, l := range lines {
-		l = strings.TrimSuffix(l, "\r")
-		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
-			continue
-		}
-		ps = append(ps, gitignore.ParsePattern(l, domain))
-	}
-	return ps
-}
-
 var epoch = time.Unix(0, 0).UTC()
 
 func (a *archiver) readIgnoreFile(dir *os.Root, name string) ([]string, error) {
@@ -203,7 +191,7 @@ func (a *archiver) readIgnoreFile(dir *os.Root, name string) ([]string, error) {
 	if len(data) > maxIgnoreFileSize {
 		return nil, fmt.Errorf("%s: %w (over %d bytes)", name, ErrIgnoreFileTooLarge, maxIgnoreFileSize)
 	}
-	return strings.Split(string(data), "\n"), nil
+	return ignore.Lines(data), nil
 }
 
 func (a *archiver) skip(name, reason string) {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 	"github.com/go-logr/logr"
+
+	"github.com/gitopskit/kit/artifact/internal/ignore"
 )
 
 // The archive is produced by a pipeline whose output order is fixed by the
@@ -156,7 +158,7 @@ func (a *archiver) walk(ctx context.Context, rel []string, dir *dirRef, base []g
 					return err
 				}
 				// Copy so sibling directories do not see these patterns.
-				base = append(slices.Clip(base), parsePatterns(lines, slices.Clone(rel))...)
+				base = append(slices.Clip(base), ignore.Parse(lines, slices.Clone(rel))...)
 				break
 			}
 		}

@@ -14,6 +14,7 @@ func AddToScheme(s *runtime.Scheme) error {
 	s.AddKnownTypes(GroupVersion,
 		&GitRepository{}, &GitRepositoryList{},
 		&OCIRepository{}, &OCIRepositoryList{},
+		&Bucket{}, &BucketList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

@@ -212,7 +212,7 @@ type CrossNamespaceSourceReference struct {
 
 	// Kind of the source.
 	// +required
-	// +kubebuilder:validation:Enum=GitRepository;OCIRepository
+	// +kubebuilder:validation:Enum=GitRepository;OCIRepository;Bucket
 	Kind string `json:"kind"`
 
 	// Name of the source.

@@ -286,6 +286,8 @@ func (r *KustomizationReconciler) source(ctx context.Context, obj *kustomizev1.K
 		src = &sourcev1.GitRepository{}
 	case sourcev1.OCIRepositoryKind:
 		src = &sourcev1.OCIRepository{}
+	case sourcev1.BucketKind:
+		src = &sourcev1.Bucket{}
 	default:
 		return nil, reconcile.Stall(InvalidSpecReason, fmt.Errorf("sourceRef kind %q is not supported", ref.Kind))
 	}

@@ -72,6 +72,9 @@ func (r *KustomizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&sourcev1.OCIRepository{},
 			handler.EnqueueRequestsFromMapFunc(r.forSource(sourcev1.OCIRepositoryKind)),
 			builder.WithPredicates(artifactChanged())).
+		Watches(&sourcev1.Bucket{},
+			handler.EnqueueRequestsFromMapFunc(r.forSource(sourcev1.BucketKind)),
+			builder.WithPredicates(artifactChanged())).
 		Watches(&kustomizev1.Kustomization{},
 			handler.EnqueueRequestsFromMapFunc(r.dependents),
 			builder.WithPredicates(becameReady())).

@@ -14,5 +14,5 @@ func (r *Runner) postRenderer(ctx context.Context, p PostRender, m *mask.Masker)
 	if p.IsZero() {
 		return nil, nil
 	}
-	return nil, fmt.Errorf("%w: not available yet", ErrPostRender)
+	return nil, fmt.Errorf("%w: post-rendering needs the kustomize module's in-memory build, not available yet", ErrPostRender)
 }

@@ -20,6 +20,7 @@ var (
 	benchIndexOnce sync.Once
 	benchIndexPath string
 	benchIndexErr  error
+	benchIndexDir  string
 )
 
 // benchIndex writes the synthetic index once per process: HELMUTIL_BENCH_INDEX_MB
@@ -33,6 +34,7 @@ func benchIndex(b *testing.B) (string, helmtest.LargeIndexStats) {
 			mb = v
 		}
 		dir, err := os.MkdirTemp("", "helmutil-bench-")
+		benchIndexDir = dir // removed by TestMain
 		if err != nil {
 			benchIndexErr = err
 			return
@@ -51,7 +53,6 @@ func benchIndex(b *testing.B) (string, helmtest.LargeIndexStats) {
 	if benchIndexErr != nil {
 		b.Fatal(benchIndexErr)
 	}
-	b.Cleanup(func() {}) // the file is removed by the OS's temp cleaning; it is reused across sub-benchmarks
 	return benchIndexPath, st
 }
 
@@ -59,10 +60,6 @@ func benchIndex(b *testing.B) (string, helmtest.LargeIndexStats) {
 // peak above the heap in use before the call, in MB. Both sides of a
 // comparison are measured by this same function.
 func peakHeap(f func()) float64 {
-	if os.Getenv("HELMUTIL_BENCH_NOSAMPLE") != "" {
-		f()
-		return 0
-	}
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

@@ -67,8 +67,10 @@ func (e *Error) Error() string {
 	if e.Key != "" {
 		target += "/" + quoteKey(e.Key)
 	}
-	msg := fmt.Sprintf("%s %s: %d %s", e.Op, target, e.StatusCode, http.StatusText(e.StatusCode))
-	if e.Code != "" {
+	status := fmt.Sprintf("%d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	msg := fmt.Sprintf("%s %s: %s", e.Op, target, status)
+	// minio-go names a code after the status when the answer held none.
+	if e.Code != "" && e.Code != status && e.Code != http.StatusText(e.StatusCode) {
 		msg += ": " + e.Code
 	}
 	if e.Message != "" {

@@ -77,6 +77,7 @@ func TestRenderedObjects(t *testing.T) {
 		"ClusterRole /gitopsd",
 		"ClusterRoleBinding /gitopsd",
 		"ClusterRoleBinding /gitopsd-cluster-admin",
+		"CustomResourceDefinition /buckets.source.gitopskit.dev",
 		"CustomResourceDefinition /gitrepositories.source.gitopskit.dev",
 		"CustomResourceDefinition /kustomizations.kustomize.gitopskit.dev",
 		"CustomResourceDefinition /ocirepositories.source.gitopskit.dev",
@@ -288,7 +289,7 @@ func TestSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, err := filepath.Glob("samples/*.yaml")
-	if err != nil || len(files) != 3 {
+	if err != nil || len(files) != 4 {
 		t.Fatalf("samples: %v %v", files, err)
 	}
 	ns := env.Namespace(t)
@@ -358,7 +359,7 @@ func TestCRDValidation(t *testing.T) {
 		"oci digest":              {oci("  ref: {digest: sha256:xyz}\n"), "spec.ref.digest"},
 		"oci layer operation":     {oci("  layerSelector: {operation: move}\n"), "spec.layerSelector.operation"},
 		"oci verify provider":     {oci("  verify: {provider: notation, secretRef: {name: keys}}\n"), "spec.verify.provider"},
-		"ks source kind":          {object("kustomize.gitopskit.dev/v1", "Kustomization", "  sourceRef: {kind: Bucket, name: b}\n  interval: 1m\n  prune: true\n"), "spec.sourceRef.kind"},
+		"ks source kind":          {object("kustomize.gitopskit.dev/v1", "Kustomization", "  sourceRef: {kind: HelmRepository, name: b}\n  interval: 1m\n  prune: true\n"), "spec.sourceRef.kind"},
 		"ks missing prune":        {object("kustomize.gitopskit.dev/v1", "Kustomization", "  sourceRef: {kind: GitRepository, name: app}\n  interval: 1m\n"), "spec.prune"},
 		"ks deletion policy":      {ks("  deletionPolicy: Keep\n"), "spec.deletionPolicy"},
 		"ks decryption provider":  {ks("  decryption: {provider: vault}\n"), "spec.decryption.provider"},

@@ -1,5 +1,6 @@
-// Package controller holds gitopsd's reconcilers: GitRepository and
-// OCIRepository (package source), Kustomization (package kustomize).
+// Package controller holds gitopsd's reconcilers: GitRepository,
+// OCIRepository and Bucket (package source), Kustomization (package
+// kustomize).
 //
 // This file carries the RBAC markers from which make generate writes
 // config/rbac/role.yaml: the permissions gitopsd needs for its own objects.
@@ -24,6 +25,9 @@ package controller
 // +kubebuilder:rbac:groups=source.gitopskit.dev,resources=gitrepositories;ocirepositories,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=source.gitopskit.dev,resources=gitrepositories/status;ocirepositories/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=source.gitopskit.dev,resources=gitrepositories/finalizers;ocirepositories/finalizers,verbs=update
+// +kubebuilder:rbac:groups=source.gitopskit.dev,resources=buckets,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=source.gitopskit.dev,resources=buckets/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=source.gitopskit.dev,resources=buckets/finalizers,verbs=update
 // +kubebuilder:rbac:groups=kustomize.gitopskit.dev,resources=kustomizations,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=kustomize.gitopskit.dev,resources=kustomizations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=kustomize.gitopskit.dev,resources=kustomizations/finalizers,verbs=update

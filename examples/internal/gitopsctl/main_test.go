@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/gitopskit/kit/runtime/testenv"
 
@@ -109,7 +110,10 @@ func startGitopsd(ctx context.Context, cfg *rest.Config) (<-chan error, error) {
 		}
 		opts.Controller.LogOutput = f
 	}
-	o, err := gitopsd.New(cfg, opts)
+	// A second gitopsd of this process (the system test's) registers
+	// controllers of the same names.
+	skip := true
+	o, err := gitopsd.New(cfg, opts, func(mo *manager.Options) { mo.Controller.SkipNameValidation = &skip })
 	if err != nil {
 		return nil, err
 	}

@@ -8,30 +8,18 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
-	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
-	"sigs.k8s.io/kustomize/kyaml/openapi"
-	"sigs.k8s.io/kustomize/kyaml/resid"
-	"sigs.k8s.io/yaml"
 
 	"github.com/gitopskit/kit/kustomize/internal/securefs"
 	"github.com/gitopskit/kit/kustomize/internal/sopsfile"
 )
-
-// openAPIMu guards the one piece of process-wide state kustomize has that a
-// build can change: kyaml's OpenAPI schema (kyaml/openapi keeps it in package
-// variables; krusty sets it from each top-level kustomization's `openapi:`
-// field and never restores it). Builds using the default schema share it
-// and run concurrently under the read lock; a build whose kustomizations set
-// `openapi:` takes the write lock and restores the default afterwards.
-var openAPIMu sync.RWMutex
 
 // runFunc runs kustomize; tests replace it to exercise panic recovery and
 // cancellation.
@@ -44,25 +32,27 @@ func runKrusty(fsys filesys.FileSystem, target string, o *krusty.Options) (resma
 // Build builds the folder dir of the source tree at root and returns the
 // resulting objects, ready for server-side apply.
 //
-// dir is relative to root ("" or "." for root itself). When it holds a
+// dir is relative to root ("" or "." for root itself), or an absolute path
+// inside root (through root as given or its real path). When it holds a
 // kustomization (kustomization.yaml, kustomization.yml or Kustomization)
 // that is built; otherwise a kustomization is generated in memory from the
-// Kubernetes manifests found in dir and below. Options.Overlay is applied on
-// top in memory: nothing is ever written to the source.
+// Kubernetes manifests found in dir and below. Options.Overlay is merged in
+// memory: nothing is ever written to the source.
 //
-// Nothing outside root can be read (*PathEscapeError), remote bases are
-// refused unless allowed (*RemoteBaseError), exec and container plugins and
-// functions are disabled, and a kustomize panic is returned as an error
-// wrapping ErrPanic.
+// Nothing outside root can be read (*PathEscapeError), nothing remote is
+// loaded unless allowed (*RemoteBaseError), exec and container plugins and
+// functions are disabled, YAML alias expansion is bounded (*AliasError), and
+// a kustomize panic is returned as an error wrapping ErrPanic.
 //
 // Objects come in kustomize's legacy order (namespaces and CRDs first, the
 // kustomization's sortOptions if it has them), input order otherwise.
 // Objects with the same group, kind, namespace and name are rejected
 // (*DuplicateError).
 //
-// Kustomize cannot be interrupted: when ctx ends first, Build returns
-// ctx.Err() at once and the abandoned build finishes in the background,
-// bounded by the read limits.
+// When ctx ends, the build stops at its next file access (every one then
+// fails) and Build returns ctx's error once kustomize has returned: nothing
+// of the build runs on afterwards. (With Options.AllowRemoteBases, Build
+// returns at once instead, since kustomize may be waiting on the network.)
 func Build(ctx context.Context, root, dir string, opts Options) ([]*unstructured.Unstructured, error) {
 	return build(ctx, root, dir, opts, runKrusty)
 }
@@ -71,32 +61,48 @@ func build(ctx context.Context, root, dir string, opts Options, run runFunc) ([]
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	log := logr.FromContextOrDiscard(ctx)
-	rel, err := cleanRel(dir)
+	rel, err := relDir(root, dir)
 	if err != nil {
 		return nil, err
 	}
-
 	var keys *sopsfile.Keys
 	if opts.Decrypt != nil {
 		if keys, err = sopsfile.ParseKeys(opts.Decrypt.AgeIdentities, opts.Decrypt.PGPKeys); err != nil {
 			return nil, err
 		}
 	}
-	var (
-		firstDecryptErr *DecryptError
-		decMu           sync.Mutex
-	)
-	fsOpts := securefs.Options{MaxFiles: opts.maxFiles(), MaxBytes: opts.maxBytes()}
+	// A build first runs alongside others; one that turns out to set an
+	// OpenAPI schema runs again on its own (see openapi.go).
+	for _, exclusive := range []bool{false, true} {
+		m, empty, err := buildOnce(ctx, root, rel, opts, keys, exclusive, run)
+		if errors.Is(err, errExclusive) && !exclusive {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if empty {
+			return []*unstructured.Unstructured{}, nil
+		}
+		return finish(ctx, m, opts.Substitute, opts.Overlay, opts.maxBytes())
+	}
+	return nil, errExclusive // not reached: the exclusive attempt cannot ask again
+}
+
+func buildOnce(ctx context.Context, root, rel string, opts Options, keys *sopsfile.Keys, exclusive bool, run runFunc) (resmap.ResMap, bool, error) {
+	log := logr.FromContextOrDiscard(ctx)
+	g := newGuard(opts.AllowRemoteBases, exclusive)
+	fsOpts := securefs.Options{
+		Context:    ctx,
+		MaxFiles:   opts.maxFiles(),
+		MaxBytes:   opts.maxBytes(),
+		AliasFloor: opts.aliasFloor(),
+		Inspect:    g.inspect,
+	}
 	if keys != nil {
 		fsOpts.Transform = func(name string, data []byte) ([]byte, error) {
 			out, err := decryptFile(keys, name, data)
 			if err != nil {
-				decMu.Lock()
-				if firstDecryptErr == nil {
-					firstDecryptErr = err
-				}
-				decMu.Unlock()
 				return nil, err
 			}
 			return out, nil
@@ -107,8 +113,9 @@ func build(ctx context.Context, root, dir string, opts Options, run runFunc) ([]
 	}
 	fsys, err := securefs.New(root, fsOpts)
 	if err != nil {
-		return nil, fmt.Errorf("opening source root: %w", err)
+		return nil, false, fmt.Errorf("opening source root: %w", err)
 	}
+	g.fsys = fsys
 	handedOff := false
 	defer func() {
 		if !handedOff {
@@ -120,57 +127,38 @@ func build(ctx context.Context, root, dir string, opts Options, run runFunc) ([]
 		if _, _, cerr := fsys.CleanedAbs(path.Join(securefs.SourceMount, rel)); cerr != nil {
 			var pe *PathEscapeError
 			if errors.As(cerr, &pe) {
-				return nil, cerr
+				return nil, false, cerr
 			}
 		}
-		return nil, fmt.Errorf("build path %q is not a directory in the source", rel)
+		return nil, false, fmt.Errorf("build path %q is not a directory in the source", rel)
 	}
 
 	kfile, err := findKustomization(fsys, rel)
 	if err != nil {
-		return nil, err
+		return nil, false, refused(fsys, err)
 	}
-	entries := []string{}
 	var resources []string
-	if kfile != "" {
-		entries = append(entries, rel)
-	} else {
+	if kfile == "" {
 		found, err := discover(ctx, fsys, rel, opts.Ignore)
 		if err != nil {
-			return nil, err
+			return nil, false, refused(fsys, err)
 		}
 		log.V(1).Info("generated kustomization", "path", rel, "resources", len(found))
-		resources = found
 		if len(found) == 0 && len(opts.Overlay.Components) == 0 {
-			return []*unstructured.Unstructured{}, nil
+			return nil, true, nil
 		}
-		for _, f := range found {
-			if st, err := fsys.Root().Stat(f); err == nil && st.IsDir() {
-				entries = append(entries, f)
-			}
-		}
+		resources = found
 	}
-	for _, c := range opts.Overlay.Components {
-		entries = append(entries, path.Join(rel, c))
-	}
-	sc, err := scan(fsys, entries)
-	if err != nil {
-		return nil, err
-	}
-	if sc.remote != nil && !opts.AllowRemoteBases {
-		return nil, sc.remote
-	}
-
-	target := path.Join(securefs.SourceMount, rel)
-	if kfile == "" || !opts.Overlay.IsZero() {
-		k, err := overlayKustomization(fsys, rel, kfile, resources, opts.Overlay)
+	if kfile == "" || opts.Overlay.changesKustomization() {
+		k, err := fluxKustomization(fsys, rel, kfile, resources, opts.Overlay)
 		if err != nil {
-			return nil, err
+			return nil, false, refused(fsys, err)
 		}
-		if err := fsys.AddOverlayFile("kustomization.yaml", k); err != nil {
-			return nil, err
+		name := kfile
+		if name == "" {
+			name = path.Join(rel, konfig.DefaultKustomizationFileName())
 		}
-		target = securefs.OverlayMount
+		fsys.Override(name, k)
 	}
 
 	ko := &krusty.Options{
@@ -184,76 +172,157 @@ func build(ctx context.Context, root, dir string, opts Options, run runFunc) ([]
 		// container) plugins are refused; Helm is disabled.
 		PluginConfig: types.DisabledPluginConfig(),
 	}
+	m, err := runKustomize(ctx, fsys, path.Join(securefs.SourceMount, rel), ko, run, exclusive, keys != nil, opts.AllowRemoteBases, &handedOff)
+	if err != nil {
+		if errors.Is(err, errExclusive) {
+			return nil, false, err
+		}
+		return nil, false, fmt.Errorf("kustomize build %s: %w", rel, err)
+	}
+	files, n := fsys.Stats()
+	log.V(1).Info("kustomize build done", "path", rel, "objects", m.Size(), "filesRead", files, "bytesRead", n)
+	return m, false, nil
+}
 
+// runKustomize runs kustomize on fsys in a goroutine, holding kyaml's
+// OpenAPI schema shared or alone, recovers its panics and turns what the
+// filesystem refused into the error, whatever kustomize made of it.
+func runKustomize(ctx context.Context, fsys *securefs.FS, target string, ko *krusty.Options, run runFunc,
+	exclusive, sensitive, mayAbandon bool, handedOff *bool) (resmap.ResMap, error) {
 	type result struct {
 		m   resmap.ResMap
 		err error
 	}
+	release, err := holdSchema(ctx, exclusive)
+	if err != nil {
+		return nil, err
+	}
 	done := make(chan result, 1)
-	handedOff = true
+	*handedOff = true
 	go func() {
 		defer fsys.Close()
 		defer func() {
 			if r := recover(); r != nil {
-				done <- result{err: panicError(r, keys != nil)}
+				done <- result{err: panicError(r, sensitive)}
 			}
 		}()
-		if sc.usesOpenAPI {
-			openAPIMu.Lock()
-			defer openAPIMu.Unlock()
-			defer openapi.ResetOpenAPI()
-		} else {
-			openAPIMu.RLock()
-			defer openAPIMu.RUnlock()
-		}
+		defer release()
 		m, err := run(fsys, target, ko)
 		done <- result{m, err}
 	}()
 
 	var res result
 	select {
-	case <-ctx.Done():
-		return nil, fmt.Errorf("kustomize build %s: %w", rel, ctx.Err())
 	case res = <-done:
+	case <-ctx.Done():
+		if mayAbandon {
+			// kustomize may be blocked on the network, out of our reach.
+			return nil, ctx.Err()
+		}
+		// Every file access now fails: kustomize stops at the next one.
+		res = <-done
+	}
+	refusals := fsys.Refusals()
+	for _, r := range refusals {
+		if errors.Is(r, errExclusive) {
+			return nil, errExclusive
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(refusals) > 0 {
+		// The filesystem refused something: that is the error, even if
+		// kustomize went on without it (it ignores a kustomization file
+		// it cannot read when another name exists), and kustomize's own
+		// message ("unable to find one of 'kustomization.yaml'...") would
+		// only mislead.
+		return nil, refusals[0]
 	}
 	if res.err != nil {
-		err := res.err
-		var pe *PathEscapeError
-		var de *DecryptError
-		decMu.Lock()
-		firstDec := firstDecryptErr
-		decMu.Unlock()
-		switch esc := fsys.Escapes(); {
-		case errors.As(err, &pe), errors.As(err, &de), errors.Is(err, ErrLimit):
-		case len(esc) > 0:
-			err = fmt.Errorf("%w: %w", esc[0], err)
-		case fsys.LimitErr() != nil:
-			err = fmt.Errorf("%w: %w", fsys.LimitErr(), err)
-		case firstDec != nil:
-			err = fmt.Errorf("%w: %w", firstDec, err)
-		case types.IsErrOnlyBuiltinPluginsAllowed(err) || strings.Contains(err.Error(), "external plugins disabled"):
-			err = fmt.Errorf("%w: %w", ErrPluginDisabled, err)
+		if types.IsErrOnlyBuiltinPluginsAllowed(res.err) || strings.Contains(res.err.Error(), "external plugins disabled") {
+			return nil, fmt.Errorf("%w: %w", ErrPluginDisabled, res.err)
 		}
-		return nil, fmt.Errorf("kustomize build %s: %w", rel, err)
+		return nil, res.err
 	}
-	files, n := fsys.Stats()
-	log.V(1).Info("kustomize build done", "path", rel, "objects", res.m.Size(), "filesRead", files, "bytesRead", n)
-	return finish(res.m, opts)
+	return res.m, nil
 }
 
-func cleanRel(dir string) (string, error) {
+// sameKind reports whether err already carries a typed error of the kind
+// of refusal, so wrapping it again would only repeat it.
+func sameKind(err, refusal error) bool {
+	var pe *PathEscapeError
+	var de *DecryptError
+	var re *RemoteBaseError
+	var ae *AliasError
+	switch {
+	case errors.As(refusal, &pe):
+		return errors.As(err, &pe)
+	case errors.As(refusal, &de):
+		return errors.As(err, &de)
+	case errors.As(refusal, &re):
+		return errors.As(err, &re)
+	case errors.As(refusal, &ae):
+		return errors.As(err, &ae)
+	case errors.Is(refusal, ErrLimit):
+		return errors.Is(err, ErrLimit)
+	}
+	return false
+}
+
+// refused prefers what the filesystem refused over the error our own code
+// got from it (they are the same but for wrapping).
+func refused(fsys *securefs.FS, err error) error {
+	if r := fsys.Refusals(); len(r) > 0 && !sameKind(err, r[0]) {
+		return fmt.Errorf("%w: %w", r[0], err)
+	}
+	return err
+}
+
+// relDir turns the build directory into a clean slash path relative to
+// root. An absolute dir must lie inside root, through root as given or
+// through its real path; symlinks below root are judged by the rooted
+// filesystem afterwards.
+func relDir(root, dir string) (string, error) {
 	d := filepath.ToSlash(dir)
 	if d == "" {
 		return ".", nil
 	}
-	if path.IsAbs(d) || filepath.IsAbs(dir) {
-		return "", &PathEscapeError{Path: dir, Reason: "the build path must be relative to the source root"}
+	if filepath.IsAbs(dir) {
+		return absInside(root, dir)
 	}
 	c := path.Clean(d)
 	if c == ".." || strings.HasPrefix(c, "../") {
 		return "", &PathEscapeError{Path: dir, Reason: "the build path leaves the source root"}
 	}
 	return c, nil
+}
+
+func absInside(root, dir string) (string, error) {
+	outside := &PathEscapeError{Path: dir, Reason: "the build path is outside the source root"}
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return "", err
+	}
+	realRoot, err := filepath.EvalSymlinks(absRoot)
+	if err != nil {
+		return "", fmt.Errorf("opening source root: %w", err)
+	}
+	d := filepath.Clean(dir)
+	for _, r := range []string{absRoot, realRoot} {
+		if rel, err := filepath.Rel(r, d); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return filepath.ToSlash(rel), nil
+		}
+	}
+	// Another path to the same place (a symlink to the root, say).
+	realDir, err := filepath.EvalSymlinks(d)
+	if err != nil {
+		return "", outside
+	}
+	if rel, err := filepath.Rel(realRoot, realDir); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return filepath.ToSlash(rel), nil
+	}
+	return "", outside
 }
 
 // cloneDirs allows kustomize's own temporary clone directories of remote
@@ -272,8 +341,8 @@ func cloneDirs() func(string) bool {
 
 func panicError(r any, sensitive bool) error {
 	if sensitive {
-		// Decrypted data may be in the panic value: do not repeat it.
-		return fmt.Errorf("%w (details withheld: the build handled decrypted data)", ErrPanic)
+		// Decrypted or substituted data may be in the panic value.
+		return fmt.Errorf("%w (details withheld: the build handled sensitive data)", ErrPanic)
 	}
 	msg := fmt.Sprint(r)
 	if len(msg) > 512 {
@@ -299,77 +368,4 @@ func decryptFile(keys *sopsfile.Keys, name string, data []byte) ([]byte, *Decryp
 		return nil, &DecryptError{Path: name, Object: info.String(), Err: err}
 	}
 	return out, nil
-}
-
-// overlayKustomization writes the in-memory kustomization that sits at
-// /overlay: it includes the user's folder (or the discovered manifests) and
-// adds the caller's settings.
-func overlayKustomization(fsys *securefs.FS, rel, kfile string, resources []string, o Overlay) ([]byte, error) {
-	src := func(p string) string { return path.Join("..", strings.TrimPrefix(securefs.SourceMount, "/"), p) }
-	k := types.Kustomization{
-		TypeMeta: types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
-	}
-	if kfile != "" {
-		k.Resources = []string{src(rel)}
-		// The top-level kustomization's openapi field is the one kustomize
-		// uses: carry the user's over.
-		data, err := fsys.ReadRaw(kfile)
-		if err != nil {
-			return nil, err
-		}
-		var uk types.Kustomization
-		if yaml.Unmarshal(data, &uk) == nil && len(uk.OpenAPI) > 0 {
-			k.OpenAPI = map[string]string{}
-			for key, v := range uk.OpenAPI {
-				if key == "path" && !path.IsAbs(v) && !isRemoteRef(v) {
-					v = src(path.Join(rel, v))
-				}
-				k.OpenAPI[key] = v
-			}
-		}
-	} else {
-		for _, r := range resources {
-			k.Resources = append(k.Resources, src(r))
-		}
-	}
-	k.Namespace = o.Namespace
-	k.NamePrefix = o.NamePrefix
-	k.NameSuffix = o.NameSuffix
-	if len(o.Labels) > 0 {
-		k.Labels = []types.Label{{Pairs: o.Labels}}
-	}
-	k.CommonAnnotations = o.Annotations
-	for _, p := range o.Patches {
-		tp := types.Patch{Patch: p.Patch}
-		if t := p.Target; t != nil {
-			tp.Target = &types.Selector{
-				ResId: resid.ResId{
-					Gvk:       resid.Gvk{Group: t.Group, Version: t.Version, Kind: t.Kind},
-					Name:      t.Name,
-					Namespace: t.Namespace,
-				},
-				LabelSelector:      t.LabelSelector,
-				AnnotationSelector: t.AnnotationSelector,
-			}
-		}
-		k.Patches = append(k.Patches, tp)
-	}
-	for _, im := range o.Images {
-		k.Images = append(k.Images, types.Image{Name: im.Name, NewName: im.NewName, NewTag: im.NewTag, Digest: im.Digest})
-	}
-	for _, c := range o.Components {
-		if path.IsAbs(c) || isRemoteRef(c) {
-			return nil, &PathEscapeError{Path: c, Reason: "components must be relative paths inside the source"}
-		}
-		k.Components = append(k.Components, src(path.Join(rel, c)))
-	}
-	return yaml.Marshal(k)
-}
-
-// objectID names a resource as kind/namespace/name for errors.
-func objectID(r *resource.Resource) string {
-	if ns := r.GetNamespace(); ns != "" {
-		return r.GetKind() + "/" + ns + "/" + r.GetName()
-	}
-	return r.GetKind() + "/" + r.GetName()
 }

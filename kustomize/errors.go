@@ -15,8 +15,15 @@ import (
 type PathEscapeError = securefs.PathEscapeError
 
 // ErrLimit is wrapped by errors for builds that would read more files or
-// bytes than Options allow.
+// bytes than Options allow, whose YAML aliases expand too far
+// (*AliasError), or whose substitution produces too much text.
 var ErrLimit = securefs.ErrLimit
+
+// AliasError reports a YAML file whose aliases would expand beyond
+// Options.MaxAliasNodes, or that holds an alias inside its own anchor
+// (which would make kustomize recurse until the process dies). It names
+// the file and line and wraps ErrLimit.
+type AliasError = securefs.AliasError
 
 // ErrPanic is wrapped by the error returned when kustomize panicked.
 var ErrPanic = errors.New("kustomize panicked")
@@ -27,10 +34,10 @@ var ErrPanic = errors.New("kustomize panicked")
 var ErrPluginDisabled = errors.New("only builtin kustomize plugins are allowed")
 
 // RemoteBaseError reports a reference to a remote base or file while remote
-// bases are not allowed.
+// bases are not allowed. The file holding it was never handed to kustomize.
 type RemoteBaseError struct {
-	// Kustomization is the kustomization file holding the reference,
-	// relative to the source root.
+	// Kustomization is the file holding the reference (a kustomization or
+	// a builtin plugin's configuration), relative to the source root.
 	Kustomization string
 	// Ref is the reference as written.
 	Ref string
@@ -44,6 +51,9 @@ func (e *RemoteBaseError) Error() string {
 // (same group, kind, namespace and name, whatever the version).
 type DuplicateError struct {
 	// Objects are the duplicated identities as group/kind/namespace/name.
+	// When substitution made the identities equal, each is written as the
+	// objects were before substitution ("/ConfigMap//cfg-${a} =
+	// /ConfigMap//cfg-${b}"), so no substituted value appears.
 	Objects []string
 }
 
@@ -71,23 +81,49 @@ func (e *ManifestError) Error() string {
 func (e *ManifestError) Unwrap() error { return e.Err }
 
 // VariableError reports a substitution failure in an object: an undefined
-// variable in strict mode (Variable set), or an object that substitution
-// left invalid. It never contains a variable's value.
+// variable in strict mode (Variable set), a malformed or unsupported
+// reference (Variable and Reason set), too much substituted text (Err
+// wraps ErrLimit), or an object that substitution left invalid. It names
+// the object as it was before substitution, the field and the line; it
+// never contains a value, nor the text of the reference.
 type VariableError struct {
-	// Object is kind/namespace/name.
+	// Object is kind/namespace/name, before substitution.
 	Object string
-	// Variable is the undefined variable, if that is the failure.
+	// Variable is the variable concerned, if known.
 	Variable string
-	// Reason describes other failures.
+	// Field is the path of the field holding the reference (e.g.
+	// spec.template.spec.containers[0].image), if known.
+	Field string
+	// Line is the line of that field in the object's YAML document as
+	// written, or 0 when kustomize generated it.
+	Line int
+	// Reason describes failures other than an undefined variable.
 	Reason string
+	// Err is the underlying sentinel, if any (ErrLimit).
+	Err error
 }
 
 func (e *VariableError) Error() string {
-	if e.Variable != "" {
-		return fmt.Sprintf("substituting variables in %s: variable %q is not defined", e.Object, e.Variable)
+	var b strings.Builder
+	b.WriteString("substituting variables in " + e.Object)
+	if e.Field != "" {
+		b.WriteString(" at " + e.Field)
 	}
-	return fmt.Sprintf("substituting variables in %s: %s", e.Object, e.Reason)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, " (line %d)", e.Line)
+	}
+	switch {
+	case e.Variable != "" && e.Reason == "":
+		fmt.Fprintf(&b, ": variable %q is not defined", e.Variable)
+	case e.Variable != "":
+		fmt.Fprintf(&b, ": variable %q: %s", e.Variable, e.Reason)
+	default:
+		b.WriteString(": " + e.Reason)
+	}
+	return b.String()
 }
+
+func (e *VariableError) Unwrap() error { return e.Err }
 
 // DecryptError reports a SOPS-encrypted file that could not be decrypted.
 // It names the file and, where it is readable in plain text, the object; it

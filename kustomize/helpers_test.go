@@ -14,21 +14,28 @@ import (
 // a symlink to the rest of the value.
 func writeTree(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
+	if err := writeFiles(dir, files); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeFiles(dir string, files map[string]string) error {
 	for name, content := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if target, ok := strings.CutPrefix(content, "symlink:"); ok {
 			if err := os.Symlink(target, p); err != nil {
-				t.Fatal(err)
+				return err
 			}
 			continue
 		}
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
+	return nil
 }
 
 func ids(objs []*unstructured.Unstructured) []string {
@@ -82,4 +89,8 @@ spec:
 
 func unstructuredInt(obj map[string]any, fields ...string) (int64, bool, error) {
 	return unstructured.NestedInt64(obj, fields...)
+}
+
+func unstructuredSlice(obj map[string]any, fields ...string) ([]any, bool, error) {
+	return unstructured.NestedSlice(obj, fields...)
 }

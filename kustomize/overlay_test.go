@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -91,83 +90,6 @@ func TestOverlay(t *testing.T) {
 	}
 }
 
-func TestSubstitution(t *testing.T) {
-	t.Parallel()
-	root := t.TempDir()
-	writeTree(t, root, map[string]string{
-		"kustomization.yaml": "resources:\n- cm.yaml\n- deploy.yaml\n- off.yaml\n",
-		"cm.yaml": `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: cfg-${env}
-data:
-  region: ${region:=eu-west-1}
-  zone: ${zone:-a}
-  literal: $${env}
-  quoted: "${count}"
-  mixed: pre-${env}-post
-  token: ${token}
-`,
-		"deploy.yaml": strings.Replace(deployment, "replicas: 1", "replicas: ${count}", 1),
-		"off.yaml": `apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: off
-  annotations:
-    kustomize.gitopskit.dev/substitute: disabled
-data:
-  kept: ${env}
-`,
-	})
-	vars := map[string]string{"env": "prod", "count": "3", "token": "s3cr3t-value"}
-	objs := mustBuild(t, root, "", Options{Substitute: &Substitution{Vars: vars}})
-	c := find(t, objs, "ConfigMap", "cfg-prod")
-	want := map[string]any{"region": "eu-west-1", "zone": "a", "literal": "${env}", "quoted": "3", "mixed": "pre-prod-post", "token": "s3cr3t-value"}
-	if diff := cmp.Diff(want, c.Object["data"]); diff != "" {
-		t.Errorf("data (-want +got):\n%s", diff)
-	}
-	// An unquoted reference takes the type of its value, as textual
-	// substitution would give.
-	if r, ok, _ := unstructured.NestedInt64(find(t, objs, "Deployment", "web").Object, "spec", "replicas"); !ok || r != 3 {
-		t.Errorf("replicas = %v (%v)", r, ok)
-	}
-	if v, _, _ := unstructured.NestedString(find(t, objs, "ConfigMap", "off").Object, "data", "kept"); v != "${env}" {
-		t.Errorf("opt-out object was substituted: %q", v)
-	}
-
-	// Strict mode names the variable and object, never a value.
-	delete(vars, "env")
-	_, err := Build(context.Background(), root, "", Options{Substitute: &Substitution{Vars: vars, Strict: true}})
-	var ve *VariableError
-	if !errors.As(err, &ve) || ve.Variable != "env" || !strings.Contains(ve.Object, "ConfigMap/cfg-${env}") {
-		t.Fatalf("want VariableError for env, got %v", err)
-	}
-	if strings.Contains(err.Error(), "s3cr3t") {
-		t.Fatalf("error leaks a value: %v", err)
-	}
-	// Non-strict: undefined becomes empty.
-	objs = mustBuild(t, root, "", Options{Substitute: &Substitution{Vars: vars}})
-	find(t, objs, "ConfigMap", "cfg-")
-}
-
-func TestSubstitutionCannotAddStructure(t *testing.T) {
-	t.Parallel()
-	root := t.TempDir()
-	writeTree(t, root, map[string]string{"cm.yaml": cm("x", "v", "${v}")})
-	objs := mustBuild(t, root, "", Options{Substitute: &Substitution{Vars: map[string]string{"v": "a\nevil: injected\n"}}})
-	data := objs[0].Object["data"].(map[string]any)
-	if len(data) != 1 || data["v"] != "a\nevil: injected\n" {
-		t.Fatalf("data = %#v", data)
-	}
-	// A substitution that breaks an object is an error naming it.
-	writeTree(t, root, map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n"})
-	_, err := Build(context.Background(), root, "", Options{Substitute: &Substitution{Vars: map[string]string{"name": "123"}}})
-	var ve *VariableError
-	if !errors.As(err, &ve) || ve.Object != "ConfigMap/${name}" {
-		t.Fatalf("want VariableError naming the object, got %v", err)
-	}
-}
-
 func TestDuplicatesRejected(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
@@ -207,24 +129,6 @@ func TestPanicRecovered(t *testing.T) {
 	_, err = build(context.Background(), root, "", Options{Decrypt: &Decryption{}}, boom)
 	if !errors.Is(err, ErrPanic) || strings.Contains(err.Error(), "nil map") {
 		t.Fatalf("want withheld ErrPanic, got %v", err)
-	}
-}
-
-func TestContextCancelled(t *testing.T) {
-	t.Parallel()
-	root := t.TempDir()
-	writeTree(t, root, map[string]string{"cm.yaml": cm("x")})
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
-	stuck := func(filesys.FileSystem, string, *krusty.Options) (resmap.ResMap, error) {
-		<-release
-		return nil, errors.New("released")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	_, err := build(ctx, root, "", Options{}, stuck)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("want deadline exceeded, got %v", err)
 	}
 }
 

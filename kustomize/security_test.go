@@ -3,11 +3,8 @@ package kustomize
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 )
 
@@ -221,60 +218,6 @@ func TestSymlinkInsideRootAllowed(t *testing.T) {
 	}
 }
 
-func TestRemoteBasesRefusedWithoutNetwork(t *testing.T) {
-	t.Parallel()
-	var hits atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		w.Write([]byte(cm("remote")))
-	}))
-	t.Cleanup(srv.Close)
-	refs := []string{
-		srv.URL + "/cm.yaml",
-		"https://github.com/org/repo//deploy?ref=v1.0.0",
-		"github.com/org/repo/deploy?ref=main",
-		"git@github.com:org/repo.git//deploy",
-		"ssh://git@example.com/org/repo.git",
-		"git::" + srv.URL + "/repo.git",
-		"file:///etc",
-	}
-	for _, ref := range refs {
-		for _, field := range []string{"resources:\n- %s\n", "components:\n- %s\n", "patches:\n- path: %s\n", "configMapGenerator:\n- name: x\n  files:\n  - k=%s\n", "openapi:\n  path: %s\n"} {
-			root := t.TempDir()
-			writeTree(t, root, map[string]string{
-				"kustomization.yaml":        "resources:\n- nested\n",
-				"nested/kustomization.yaml": strings.Replace(field, "%s", ref, 1),
-			})
-			_, err := Build(context.Background(), root, "", Options{})
-			var re *RemoteBaseError
-			if !errors.As(err, &re) {
-				t.Errorf("%q in %q: want *RemoteBaseError, got %v", ref, field, err)
-				continue
-			}
-			if re.Ref != ref || re.Kustomization != "nested/kustomization.yaml" {
-				t.Errorf("RemoteBaseError = %+v", re)
-			}
-		}
-	}
-	if n := hits.Load(); n != 0 {
-		t.Fatalf("the server was contacted %d times", n)
-	}
-}
-
-func TestRemoteFileAllowedByOption(t *testing.T) {
-	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(cm("remote")))
-	}))
-	t.Cleanup(srv.Close)
-	root := t.TempDir()
-	writeTree(t, root, map[string]string{"kustomization.yaml": "resources:\n- " + srv.URL + "/cm.yaml\n"})
-	objs := mustBuild(t, root, "", Options{AllowRemoteBases: true})
-	if got := ids(objs); len(got) != 1 || got[0] != "ConfigMap//remote" {
-		t.Fatalf("got %v", got)
-	}
-}
-
 func TestPluginsAndFunctionsRefused(t *testing.T) {
 	t.Parallel()
 	fnExec := `apiVersion: example.com/v1
@@ -331,25 +274,4 @@ func indent(s string) string {
 		lines[i] = "    " + lines[i]
 	}
 	return strings.Join(lines, "\n") + "\n"
-}
-
-func TestReadLimits(t *testing.T) {
-	t.Parallel()
-	root := t.TempDir()
-	files := map[string]string{"kustomization.yaml": "resources:\n"}
-	for i := range 20 {
-		n := "cm" + string(rune('a'+i)) + ".yaml"
-		files[n] = cm("c" + string(rune('a'+i)))
-		files["kustomization.yaml"] += "- " + n + "\n"
-	}
-	writeTree(t, root, files)
-	if _, err := Build(context.Background(), root, "", Options{MaxFiles: 5}); !errors.Is(err, ErrLimit) {
-		t.Fatalf("MaxFiles: want ErrLimit, got %v", err)
-	}
-	if _, err := Build(context.Background(), root, "", Options{MaxBytes: 500}); !errors.Is(err, ErrLimit) {
-		t.Fatalf("MaxBytes: want ErrLimit, got %v", err)
-	}
-	if got := mustBuild(t, root, "", Options{}); len(got) != 20 {
-		t.Fatalf("got %d objects", len(got))
-	}
 }

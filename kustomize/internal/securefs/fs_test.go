@@ -1,6 +1,7 @@
 package securefs
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -96,5 +97,98 @@ func TestLimits(t *testing.T) {
 	}
 	if _, err := f.ReadFile("/source/d/b.yaml"); !errors.Is(err, ErrLimit) {
 		t.Fatalf("want ErrLimit, got %v", err)
+	}
+}
+
+func TestContextStopsEverything(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	f, _ := newFS(t, Options{Context: ctx})
+	if _, err := f.ReadFile("/source/a.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := f.ReadFile("/source/a.yaml"); !errors.Is(err, context.Canceled) {
+		t.Errorf("ReadFile after cancel: %v", err)
+	}
+	if f.Exists("/source/a.yaml") || f.IsDir("/source/d") {
+		t.Error("Exists/IsDir after cancel")
+	}
+	if _, _, err := f.CleanedAbs("/source/d"); !errors.Is(err, context.Canceled) {
+		t.Errorf("CleanedAbs after cancel: %v", err)
+	}
+	if len(f.Refusals()) == 0 {
+		t.Error("the refusals were not recorded")
+	}
+}
+
+func TestOverrideAndMemory(t *testing.T) {
+	t.Parallel()
+	f, _ := newFS(t, Options{})
+	f.Override("d/kustomization.yaml", []byte("generated"))
+	f.Override("a.yaml", []byte("replaced"))
+	for p, want := range map[string]string{"/source/d/kustomization.yaml": "generated", "/source/a.yaml": "replaced", "/source/d/b.yaml": "bb"} {
+		if b, err := f.ReadFile(p); err != nil || string(b) != want {
+			t.Errorf("%s: %q %v", p, b, err)
+		}
+	}
+	if st, err := f.Stat("/source/d/kustomization.yaml"); err != nil || st.IsDir() || st.Size() != 9 {
+		t.Errorf("Stat of an override: %v %v", st, err)
+	}
+	if d, file, err := f.CleanedAbs("/source/d/kustomization.yaml"); err != nil || d != "/source/d" || file != "kustomization.yaml" {
+		t.Errorf("CleanedAbs of an override: %q %q %v", d, file, err)
+	}
+
+	m := NewMemory(Options{MaxBytes: 10})
+	if err := m.AddOverlayFile("x.yaml", []byte("0123456789abc")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ReadFile("/overlay/x.yaml"); !errors.Is(err, ErrLimit) {
+		t.Errorf("memory files count against the limits: %v", err)
+	}
+	var pe *PathEscapeError
+	if _, err := m.ReadFile("/source/a.yaml"); !errors.As(err, &pe) {
+		t.Errorf("a memory filesystem has no source: %v", err)
+	}
+}
+
+// Every file passes the alias bound and Inspect, through ReadFile and
+// Open alike, and a refusal is recorded.
+func TestContentChecks(t *testing.T) {
+	t.Parallel()
+	refuse := errors.New("refused by inspect")
+	var seen []string
+	f, outer := newFS(t, Options{AliasFloor: 10, Inspect: func(name string, data []byte) error {
+		seen = append(seen, name)
+		if string(data) == "bb" {
+			return refuse
+		}
+		return nil
+	}})
+	bomb := "a: &a [1, 2, 3, 4, 5, 6, 7, 8]\nb: &b [*a, *a, *a, *a]\nc: [*b, *b, *b, *b]\n"
+	os.WriteFile(filepath.Join(outer, "src", "bomb.yaml"), []byte(bomb), 0o644)
+	if _, err := f.ReadFile("/source/a.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ReadFile("/source/d/b.yaml"); !errors.Is(err, refuse) {
+		t.Errorf("Inspect refusal: %v", err)
+	}
+	if _, err := f.Open("/source/d/b.yaml"); !errors.Is(err, refuse) {
+		t.Errorf("Open must go through Inspect: %v", err)
+	}
+	var ae *AliasError
+	if _, err := f.ReadFile("/source/bomb.yaml"); !errors.As(err, &ae) || ae.Path != "bomb.yaml" || ae.Line != 1 || !errors.Is(err, ErrLimit) {
+		t.Errorf("alias bound: %v", err)
+	}
+	if diff := cmp.Diff([]string{"/source/a.yaml", "/source/d/b.yaml", "/source/d/b.yaml"}, seen); diff != "" {
+		t.Errorf("Inspect saw (-want +got):\n%s", diff)
+	}
+	if n := len(f.Refusals()); n != 3 {
+		t.Errorf("%d refusals recorded, want 3", n)
+	}
+	if file, err := f.Open("/source/a.yaml"); err != nil {
+		t.Error(err)
+	} else if _, err := file.Write([]byte("x")); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("write to an opened file: %v", err)
 	}
 }

@@ -52,6 +52,15 @@
 // it is never set per call. Drift detection and correction use the same
 // field manager, so ownership is Helm's.
 //
+// # Post-render
+//
+// Spec.PostRender (kustomize patches, image overrides, common labels and
+// annotations: a HelmRelease's postRenderers and commonMetadata) is
+// applied to the rendered manifests, not to the hooks, in memory, by the
+// kustomize module. It is part of the ConfigDigest, so changing it alone
+// upgrades the release, and the release's stored manifest is the
+// post-rendered one, which drift detection compares with the cluster.
+//
 // # Drift
 //
 // Drift detection compares the current revision's manifest with the

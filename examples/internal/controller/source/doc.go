@@ -1,9 +1,9 @@
-// Package source holds gitopsd's source reconcilers: GitRepositoryReconciler
-// and OCIRepositoryReconciler. Each turns a source object into an artifact — a
+// Package source holds gitopsd's source reconcilers: GitRepositoryReconciler,
+// OCIRepositoryReconciler and BucketReconciler. Each turns a source object into an artifact — a
 // reproducible tar.gz in an artifact/storage directory, served over HTTP —
 // and records it in status.artifact for consumers such as Kustomizations.
 //
-// Both follow Flux's source-controller:
+// All follow Flux's source-controller:
 //
 //   - the finalizer source.gitopskit.dev/finalizer is added first; on
 //     deletion the object's artifacts are removed from storage and the

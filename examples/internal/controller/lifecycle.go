@@ -8,12 +8,15 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"github.com/gitopskit/kit/events/recorder"
 	"github.com/gitopskit/kit/runtime/conditions"
 	"github.com/gitopskit/kit/runtime/metrics"
 	"github.com/gitopskit/kit/runtime/patch"
@@ -44,6 +47,11 @@ type Lifecycle[T Reconciled] struct {
 	Client client.Client
 	// Metrics, when not nil, records every reconcile.
 	Metrics *metrics.Recorder
+	// Events, when not nil, records the reconcile's events (see Run).
+	Events record.EventRecorder
+	// Suspension, when not nil, remembers which objects were seen
+	// suspended, for the Suspended and Resumed events.
+	Suspension *Suspension
 	// Finalizer is kept on the object until Finalize succeeded.
 	Finalizer string
 	// OwnedConditions are the condition types the reconciler writes.
@@ -65,6 +73,13 @@ type Lifecycle[T Reconciled] struct {
 
 // Run reconciles the object req names, read into obj (a new, empty object
 // of the reconciled kind).
+//
+// Events: every failure is a Warning event with the Ready reason and
+// message (a wait for a dependency a trace event: it is no failure, and
+// must not read as recovery either); a success after a failure is a
+// Normal event unless the reconciler reported what it did itself
+// (Reporter.Eventf); progress is a trace event; the start and end of a
+// suspension are Normal events. Messages are masked like the conditions.
 func (l Lifecycle[T]) Run(ctx context.Context, req ctrl.Request, obj T) (res ctrl.Result, retErr error) {
 	start := time.Now()
 	if err := l.Client.Get(ctx, req.NamespacedName, obj); err != nil {
@@ -79,7 +94,13 @@ func (l Lifecycle[T]) Run(ctx context.Context, req ctrl.Request, obj T) (res ctr
 	// Deferred first, so it runs last: after the status write.
 	defer recordMetrics(l.Metrics, obj, l.Finalizer, start)
 	if reconcile.Skip(obj) {
+		if l.Suspension.start(obj) {
+			l.event(obj, corev1.EventTypeNormal, "Suspended", nil, "reconciliation is suspended")
+		}
 		return ctrl.Result{}, nil
+	}
+	if l.Suspension.end(obj) {
+		l.event(obj, corev1.EventTypeNormal, "Resumed", nil, "reconciliation resumed")
 	}
 	helper, err := patch.NewHelper(obj, l.Client)
 	if err != nil {
@@ -102,9 +123,10 @@ func (l Lifecycle[T]) Run(ctx context.Context, req ctrl.Request, obj T) (res ctr
 	}
 
 	log := logr.FromContextOrDiscard(ctx)
-	rep := &Reporter{owned: l.OwnedConditions, client: l.Client, obj: obj, helper: helper}
+	rep := &Reporter{owned: l.OwnedConditions, client: l.Client, obj: obj, helper: helper, events: l.Events}
 	// As read: what a panicking reconcile leaves half-changed is dropped.
 	read := obj.DeepCopyObject()
+	wasFailing := conditions.IsFalse(obj, conditions.Ready)
 	var (
 		summary  conditions.Summary
 		returned bool
@@ -133,8 +155,12 @@ func (l Lifecycle[T]) Run(ctx context.Context, req ctrl.Request, obj T) (res ctr
 		if l.RetryInterval != nil {
 			opts.RetryInterval = l.RetryInterval(obj)
 		}
+		// The reconcile's own error: Result returns none for a failure
+		// it requeues itself (RetryInterval), which is a failure still.
+		failure := retErr
 		res, retErr = reconcile.Result(obj, retErr, opts)
 		rep.maskConditions()
+		rep.outcome(failure, wasFailing)
 		retErr = errors.Join(retErr, rep.helper.Patch(ctx, obj, patch.Options{
 			ObservedGeneration: true,
 			OwnedConditions:    l.OwnedConditions,
@@ -149,11 +175,19 @@ func (l Lifecycle[T]) Run(ctx context.Context, req ctrl.Request, obj T) (res ctr
 			return ctrl.Result{}, err
 		}
 		controllerutil.RemoveFinalizer(obj, l.Finalizer)
+		l.Suspension.forget(obj)
 		return ctrl.Result{}, nil
 	}
 	summary, err = l.Reconcile(ctx, obj, rep)
 	returned = true
 	return ctrl.Result{}, err
+}
+
+// event records an event on obj when an EventRecorder is set.
+func (l Lifecycle[T]) event(obj client.Object, eventType, reason string, metadata map[string]string, format string, args ...any) {
+	if l.Events != nil {
+		l.Events.AnnotatedEventf(obj, metadata, eventType, reason, format, args...)
+	}
 }
 
 // restore puts back into obj the object as it was read (a copy made by
@@ -168,11 +202,14 @@ func restore(obj client.Object, read any) {
 // before it ends, and Mask keeps secret values out of every message the
 // Lifecycle writes or logs.
 type Reporter struct {
-	owned   []string
-	client  client.Client
-	obj     reconcile.Object
-	helper  *patch.Helper
-	secrets []string
+	owned    []string
+	client   client.Client
+	obj      reconcile.Object
+	helper   *patch.Helper
+	secrets  []string
+	events   record.EventRecorder
+	revision string
+	reported bool // a Normal event said what the reconcile did
 }
 
 // Progress marks the object Reconciling=True and Ready=Unknown with the
@@ -189,12 +226,59 @@ func (r *Reporter) Progress(ctx context.Context, format string, args ...any) {
 	conditions.MarkReconciling(r.obj, conditions.ProgressingReason, format, args...)
 	conditions.MarkUnknown(r.obj, conditions.Ready, conditions.ProgressingReason, format, args...)
 	r.maskConditions()
+	r.record(recorder.EventTypeTrace, conditions.ProgressingReason, fmt.Sprintf(format, args...))
 	if err := r.helper.Patch(ctx, r.obj, patch.Options{OwnedConditions: r.owned}); err != nil {
 		logr.FromContextOrDiscard(ctx).Info("writing progress failed", "error", r.mask(err.Error()))
 		return
 	}
 	if h, err := patch.NewHelper(r.obj, r.client); err == nil {
 		r.helper = h
+	}
+}
+
+// SetRevision names the source revision the reconcile works on: every
+// event of the reconcile carries it as metadata (<group>/revision), which
+// alerting and commit-status providers read.
+func (r *Reporter) SetRevision(revision string) { r.revision = revision }
+
+// Eventf records an event saying what the reconcile did (a new artifact,
+// an applied revision and its changes), masked like the conditions. A
+// Normal one replaces the Lifecycle's own success event; report news
+// only, never a re-check that changed nothing.
+func (r *Reporter) Eventf(eventType, reason, format string, args ...any) {
+	if eventType == corev1.EventTypeNormal {
+		r.reported = true
+	}
+	r.record(eventType, reason, fmt.Sprintf(format, args...))
+}
+
+// record records one event, masked, with the revision as metadata.
+func (r *Reporter) record(eventType, reason, msg string) {
+	if r.events == nil {
+		return
+	}
+	var md map[string]string
+	if r.revision != "" {
+		md = map[string]string{"revision": r.revision}
+	}
+	r.events.AnnotatedEventf(r.obj, md, eventType, reason, "%s", r.mask(msg))
+}
+
+// outcome records the event of a finished reconcile: a failure (a wait as
+// trace), or a recovery nobody reported.
+func (r *Reporter) outcome(err error, wasFailing bool) {
+	ready := conditions.Get(r.obj, conditions.Ready)
+	if ready == nil {
+		return
+	}
+	var waiting *reconcile.WaitError
+	switch {
+	case errors.As(err, &waiting):
+		r.record(recorder.EventTypeTrace, ready.Reason, ready.Message)
+	case err != nil:
+		r.record(corev1.EventTypeWarning, ready.Reason, ready.Message)
+	case wasFailing && !r.reported && ready.Status == metav1.ConditionTrue:
+		r.record(corev1.EventTypeNormal, ready.Reason, ready.Message)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -85,6 +86,11 @@ type Options struct {
 	// namespace, as Flux does by default, unless NoCrossNamespaceRefs.
 	CrossNamespaceSelector string
 
+	// EventsAddr, when set, is the event hub (an http(s) URL) every event
+	// but trace ones is also posted to, in Flux's event format — gitopsd's
+	// own hub, or a Flux notification-controller.
+	EventsAddr string
+
 	// DefaultServiceAccount is impersonated by every Kustomization of the
 	// local cluster without spec.serviceAccountName (multi-tenancy
 	// lockdown, as Flux's flag of that name). Empty: gitopsd's own
@@ -121,6 +127,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Refuse references (a Kustomization's sourceRef and dependsOn, a GitRepository's include) to another namespace.")
 	fs.StringVar(&o.CrossNamespaceSelector, "cross-namespace-selector", o.CrossNamespaceSelector,
 		"Allow references to another namespace only from namespaces whose labels match this selector (default: from every namespace).")
+	fs.StringVar(&o.EventsAddr, "events-addr", o.EventsAddr,
+		"The event hub URL events are posted to, besides the Kubernetes Events (default: none).")
 	fs.StringVar(&o.DefaultServiceAccount, "default-service-account", o.DefaultServiceAccount,
 		"The service account, in each Kustomization's namespace, that Kustomizations without spec.serviceAccountName impersonate (default: gitopsd's own).")
 	fs.DurationVar(&o.RequeueDependency, "requeue-dependency", o.RequeueDependency,
@@ -152,6 +160,11 @@ func (o *Options) Validate() error {
 	}
 	if o.DefaultServiceAccount != "" && len(validation.IsDNS1123Subdomain(o.DefaultServiceAccount)) > 0 {
 		bad("default-service-account", "%q is not a valid service account name", o.DefaultServiceAccount)
+	}
+	if o.EventsAddr != "" {
+		if u, err := url.Parse(o.EventsAddr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("events-addr", "want an http or https URL, got %q", o.EventsAddr)
+		}
 	}
 	if o.RequeueDependency < 0 {
 		bad("requeue-dependency", "must not be negative")
@@ -281,6 +294,11 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 		return nil, err
 	}
 
+	ev, err := newEventRecorder(op.mgr, cfg, scheme, opts.EventsAddr)
+	if err != nil {
+		return nil, err
+	}
+
 	var serving atomic.Bool
 	srv := server.New(op.storage)
 	if err := op.mgr.Add(&artifactServer{srv: srv, ln: ln, serving: &serving}); err != nil {
@@ -318,13 +336,16 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 		setup func(manager.Manager) error
 	}{
 		{"gitrepository", (&source.GitRepositoryReconciler{
-			Client: c, Storage: op.storage, ACL: policy, Retention: retention, Concurrency: concurrency, Metrics: rec,
+			Client: c, Storage: op.storage, ACL: policy, Retention: retention, Concurrency: concurrency, Metrics: rec, Events: ev,
 		}).SetupWithManager},
 		{"ocirepository", (&source.OCIRepositoryReconciler{
-			Client: c, Storage: op.storage, TrustedRoot: trustedRoot, Retention: retention, Concurrency: concurrency, Metrics: rec,
+			Client: c, Storage: op.storage, TrustedRoot: trustedRoot, Retention: retention, Concurrency: concurrency, Metrics: rec, Events: ev,
+		}).SetupWithManager},
+		{"bucket", (&source.BucketReconciler{
+			Client: c, Storage: op.storage, Retention: retention, Concurrency: concurrency, Metrics: rec, Events: ev,
 		}).SetupWithManager},
 		{"kustomization", (&kustomize.KustomizationReconciler{
-			Client: c, Config: applyCfg, Fetcher: fetch.New(fetchOpts...), ACL: policy, Concurrency: concurrency, Metrics: rec,
+			Client: c, Config: applyCfg, Fetcher: fetch.New(fetchOpts...), ACL: policy, Concurrency: concurrency, Metrics: rec, Events: ev,
 			DefaultServiceAccount: opts.DefaultServiceAccount, DependencyRequeue: opts.RequeueDependency,
 		}).SetupWithManager},
 	}

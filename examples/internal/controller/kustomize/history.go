@@ -123,6 +123,26 @@ func changedObjects(cs *ssa.ChangeSet) []string {
 	return out
 }
 
+// changeSummary says what an apply and prune changed ("2 created, 1
+// configured, 1 deleted"), or "" when nothing changed.
+func changeSummary(cs *ssa.ChangeSet, deleted int) string {
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		verb string
+	}{
+		{cs.Count(ssa.ActionCreated), "created"},
+		{cs.Count(ssa.ActionConfigured), "configured"},
+		{cs.Count(ssa.ActionRecreated), "recreated"},
+		{deleted, "deleted"},
+	} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.verb))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 // summarise lists up to max names, then how many more.
 func summarise(names []string, max int) string {
 	if len(names) <= max {

@@ -9,10 +9,12 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -67,6 +69,9 @@ const (
 	DeletionFailedReason = "DeletionFailed"
 	// InvalidSpecReason: the spec cannot be acted upon until it changes.
 	InvalidSpecReason = "InvalidSpec"
+	// DriftCorrectedReason: the event of objects changed behind gitopsd's
+	// back and put back.
+	DriftCorrectedReason = "DriftCorrected"
 )
 
 // ownedConditions are the condition types this controller writes.
@@ -100,6 +105,11 @@ type KustomizationReconciler struct {
 	// DependencyRequeue is how soon a Kustomization waiting for a
 	// dependency checks again; zero means its retry interval.
 	DependencyRequeue time.Duration
+	// Events records what the reconciler does (Kubernetes Events and the
+	// event hub, through events/recorder); nil records none.
+	Events record.EventRecorder
+
+	suspension controllers.Suspension
 
 	// applier is the uncached admin client, built by SetupWithManager,
 	// used when no service account is impersonated.
@@ -112,6 +122,8 @@ func (r *KustomizationReconciler) Reconcile(ctx context.Context, req crreconcile
 	return controllers.Lifecycle[*kustomizev1.Kustomization]{
 		Client:          r.Client,
 		Metrics:         r.Metrics,
+		Events:          r.Events,
+		Suspension:      &r.suspension,
 		Finalizer:       Finalizer,
 		OwnedConditions: ownedConditions,
 		RetryInterval:   (*kustomizev1.Kustomization).GetRetryInterval,
@@ -137,6 +149,7 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 	art := src.GetArtifact()
 	obj.Status.LastAttemptedRevision = art.Revision
 	run.revision, run.origin = art.Revision, originRevision(art)
+	rep.SetRevision(art.Revision)
 
 	if err := r.checkDependencies(ctx, obj); err != nil {
 		return err
@@ -225,9 +238,11 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 			if r.Metrics != nil {
 				r.Metrics.RecordDriftCorrected(obj, len(drifted))
 			}
+			rep.Eventf(corev1.EventTypeNormal, DriftCorrectedReason, "corrected drift in %s", summarise(drifted, maxListed))
 		}
 	}
 
+	deleted := 0
 	if obj.Spec.Prune {
 		stale := old.Diff(next)
 		if len(stale.Entries) > 0 {
@@ -244,12 +259,13 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 				setInventory(obj, next)
 				return reconcile.Fail(PruneFailedReason, fmt.Errorf("pruning objects that left revision %s: %w", art.Revision, err))
 			}
-			if n := pcs.Count(ssa.ActionDeleted); n > 0 {
-				logr.FromContextOrDiscard(ctx).Info("pruned", "revision", art.Revision, "deleted", n)
+			if deleted = pcs.Count(ssa.ActionDeleted); deleted > 0 {
+				logr.FromContextOrDiscard(ctx).Info("pruned", "revision", art.Revision, "deleted", deleted)
 			}
 		}
 	}
 	setInventory(obj, next)
+	changes := changeSummary(cs, deleted)
 
 	if err := r.checkHealth(ctx, obj, mgr, next, art.Revision, working, rep); err != nil {
 		return reconcile.Fail(HealthCheckFailedReason, fmt.Errorf("revision %s: %w", art.Revision, err))
@@ -261,6 +277,9 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 		msg += "; corrected drift in " + summarise(drifted, maxListed)
 	}
 	conditions.MarkTrue(obj, conditions.Ready, conditions.SucceededReason, "%s", msg)
+	if changes != "" && !reapply {
+		rep.Eventf(corev1.EventTypeNormal, "ReconciliationSucceeded", "Applied revision: %s: %s", art.Revision, changes)
+	}
 	return nil
 }
 

@@ -13,6 +13,8 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -55,6 +57,11 @@ type GitRepositoryReconciler struct {
 	// Metrics records each reconcile's duration and the resulting
 	// conditions and suspension; nil records nothing.
 	Metrics *metrics.Recorder
+	// Events records what the reconciler does (Kubernetes Events and the
+	// event hub, through events/recorder); nil records none.
+	Events record.EventRecorder
+
+	suspension controllers.Suspension
 
 	initOnce sync.Once
 	initErr  error
@@ -113,6 +120,8 @@ func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	return controllers.Lifecycle[*sourcev1.GitRepository]{
 		Client:          r.Client,
 		Metrics:         r.Metrics,
+		Events:          r.Events,
+		Suspension:      &r.suspension,
 		Finalizer:       Finalizer,
 		OwnedConditions: ownedConditions,
 		SummaryOwned:    summaryOwned,
@@ -246,6 +255,8 @@ func (r *GitRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.G
 		if err := r.store(ctx, obj, dir, fetched.Revision, incs); err != nil {
 			return err
 		}
+		rep.SetRevision(obj.Status.Artifact.Revision)
+		rep.Eventf(corev1.EventTypeNormal, "NewArtifact", "stored artifact for revision '%s'", obj.Status.Artifact.Revision)
 	}
 	msg := fmt.Sprintf("stored artifact for revision '%s'", fetched.Revision)
 	if n := len(incs); n > 0 {

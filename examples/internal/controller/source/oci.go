@@ -11,6 +11,8 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -49,6 +51,11 @@ type OCIRepositoryReconciler struct {
 	// Metrics records each reconcile's duration and the resulting
 	// conditions and suspension; nil records nothing.
 	Metrics *metrics.Recorder
+	// Events records what the reconciler does (Kubernetes Events and the
+	// event hub, through events/recorder); nil records none.
+	Events record.EventRecorder
+
+	suspension controllers.Suspension
 }
 
 // SetupWithManager registers the reconciler as the "ocirepository"
@@ -71,6 +78,8 @@ func (r *OCIRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	return controllers.Lifecycle[*sourcev1.OCIRepository]{
 		Client:          r.Client,
 		Metrics:         r.Metrics,
+		Events:          r.Events,
+		Suspension:      &r.suspension,
 		Finalizer:       Finalizer,
 		OwnedConditions: ownedConditions,
 		SummaryOwned:    summaryOwned,
@@ -215,6 +224,8 @@ func (r *OCIRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.O
 	obj.Status.ObservedIgnore = copyString(obj.Spec.Ignore)
 	obj.Status.ObservedLayerSelector = &selector
 	log.Info("stored artifact", "revision", a.Revision, "digest", a.Digest)
+	rep.SetRevision(a.Revision)
+	rep.Eventf(corev1.EventTypeNormal, "NewArtifact", "stored artifact for revision '%s'", a.Revision)
 	if err := collectGarbage(ctx, r.Storage, a, r.Retention); err != nil {
 		log.Error(err, "garbage collection of old artifacts failed")
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/gitopskit/kit/git/gittest"
 	"github.com/gitopskit/kit/git/gogit"
 	"github.com/gitopskit/kit/runtime/conditions"
-	"github.com/gitopskit/kit/runtime/reconcile"
 	"github.com/gitopskit/kit/runtime/testenv"
 
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
@@ -155,6 +154,7 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 		{"apply a change (reconcile request)", d.changeWithRequest},
 		{"prune a removed manifest", d.prune},
 		{"apply a change (interval polling)", d.changeWithPolling},
+		{"show what the Kustomization applied", d.tree},
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
@@ -172,7 +172,7 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 		}
 	}
 	d.printf("\ncommit-to-applied latency (from the end of the push to the Kustomization having applied it):\n")
-	d.printf("  with a reconcile request   %8s   (%s set on the GitRepository after the push)\n", round(d.res.RequestLatency), reconcile.RequestedAtAnnotation)
+	d.printf("  with a reconcile request   %8s   (gitopsctl %s after the push)\n", round(d.res.RequestLatency), strings.Join(reconcileArgs, " "))
 	d.printf("  pruning, with a request    %8s\n", round(d.res.PruneLatency))
 	d.printf("  with interval polling      %8s   (GitRepository interval %s, no request)\n\n", round(d.res.PollingLatency), d.res.PollInterval)
 	return &d.res, nil
@@ -340,7 +340,7 @@ func (d *demo) changeWithRequest(ctx context.Context) (func() error, error) {
 		return nil, err
 	}
 	pushed := time.Now()
-	if err := d.request(ctx); err != nil {
+	if err := d.gitopsctl(ctx, reconcileArgs...); err != nil {
 		return nil, err
 	}
 	if _, err := d.waitApplied(ctx, rev); err != nil {
@@ -361,7 +361,7 @@ func (d *demo) prune(ctx context.Context) (func() error, error) {
 		return nil, err
 	}
 	pushed := time.Now()
-	if err := d.request(ctx); err != nil {
+	if err := d.gitopsctl(ctx, reconcileArgs...); err != nil {
 		return nil, err
 	}
 	got, err := d.waitApplied(ctx, rev)
@@ -410,14 +410,14 @@ func (d *demo) changeWithPolling(ctx context.Context) (func() error, error) {
 	return nil, nil
 }
 
-// request asks gitopsd to reconcile the GitRepository now, as `flux
-// reconcile source git` does.
-func (d *demo) request(ctx context.Context) error {
-	repo := &sourcev1.GitRepository{}
-	key := client.ObjectKey{Namespace: Namespace, Name: Name}
-	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, reconcile.RequestedAtAnnotation, time.Now().Format(time.RFC3339Nano))
-	repo.Name, repo.Namespace = key.Name, key.Namespace
-	return d.c.Patch(ctx, repo, client.RawPatch("application/merge-patch+json", patch))
+// reconcileArgs is the command a user runs after a push: reconcile the
+// GitRepository, then the Kustomization, following both to the end.
+var reconcileArgs = []string{"reconcile", "kustomization", Name, "--with-source"}
+
+// tree shows the Kustomization's objects as gitopsctl prints them.
+func (d *demo) tree(ctx context.Context) (func() error, error) {
+	d.printf("\n→ the objects Kustomization %s/%s applied\n", Namespace, Name)
+	return nil, d.gitopsctl(ctx, "tree", "kustomization", Name)
 }
 
 // update re-reads the object at key into obj and writes change until no

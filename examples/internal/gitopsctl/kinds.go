@@ -44,6 +44,11 @@ type kind struct {
 	// trace prints.
 	Columns []column
 
+	// Attempted is the path of the revision of its source the object
+	// last worked on, success or not (reconcile --with-source waits for
+	// the source's new one); nil when it has no source.
+	Attempted []string
+
 	// SourceRef is the path of the object's reference to its source
 	// (reconcile --with-source, trace); nil when it has none.
 	SourceRef []string
@@ -110,6 +115,7 @@ func kindTable() []*kind {
 			Names:      []string{"ks"},
 			FluxGroup:  "kustomize.toolkit.fluxcd.io",
 			Revision:   []string{"status", "lastAppliedRevision"},
+			Attempted:  []string{"status", "lastAttemptedRevision"},
 			Suspend:    []string{"spec", "suspend"},
 			SourceRef:  []string{"spec", "sourceRef"},
 			Inventory:  []string{"status", "inventory", "entries"},

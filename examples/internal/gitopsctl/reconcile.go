@@ -58,7 +58,8 @@ scratch.`,
 			if err != nil {
 				return err
 			}
-			return a.reconcile(cmd.Context(), cl, k, client.ObjectKey{Namespace: cl.namespace, Name: rest[0]}, o)
+			_, err = a.reconcile(cmd.Context(), cl, k, client.ObjectKey{Namespace: cl.namespace, Name: rest[0]}, o)
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -69,30 +70,32 @@ scratch.`,
 	return cmd
 }
 
-// reconcile requests a reconcile of the object and follows it.
-func (a *app) reconcile(ctx context.Context, cl *cluster, k *kind, key client.ObjectKey, o reconcileOptions) error {
+// reconcile requests a reconcile of the object and follows it. It
+// returns the revision the object ended at.
+func (a *app) reconcile(ctx context.Context, cl *cluster, k *kind, key client.ObjectKey, o reconcileOptions) (string, error) {
 	obj, err := cl.get(ctx, k, key)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if k.statusOf(obj).Suspended {
-		return fmt.Errorf("%s %s is suspended: gitopsctl resume %s %s -n %s", k.Kind, displayKey(key), strings.ToLower(k.Kind), key.Name, key.Namespace)
+		return "", fmt.Errorf("%s %s is suspended: gitopsctl resume %s %s -n %s", k.Kind, displayKey(key), strings.ToLower(k.Kind), key.Name, key.Namespace)
 	}
+	sourceRev := ""
 	if o.withSource {
 		sk, skey, err := sourceOf(k, obj)
 		if err != nil {
-			return err
+			return "", err
 		}
-		if err := a.reconcile(ctx, cl, sk, skey, reconcileOptions{timeout: o.timeout}); err != nil {
-			return err
+		if sourceRev, err = a.reconcile(ctx, cl, sk, skey, reconcileOptions{timeout: o.timeout}); err != nil {
+			return "", err
 		}
 	}
 	a.err.step("asking gitopsd to reconcile %s %s", k.Kind, displayKey(key))
 	token, rv, err := requestReconcile(ctx, cl, k, key, o.force, o.reset, nil)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return a.follow(ctx, cl, k, key, token, rv, o.timeout)
+	return a.followRevision(ctx, cl, k, key, token, rv, sourceRev, o.timeout)
 }
 
 // sourceOf returns the kind and key of obj's source.
@@ -153,11 +156,21 @@ func mergePatch(ctx context.Context, cl *cluster, k *kind, key client.ObjectKey,
 // showing its progress, and prints the outcome: an error (ExitFailure)
 // when it is not Ready or the timeout passed.
 func (a *app) follow(ctx context.Context, cl *cluster, k *kind, key client.ObjectKey, token, rv string, timeout time.Duration) error {
+	_, err := a.followRevision(ctx, cl, k, key, token, rv, "", timeout)
+	return err
+}
+
+// followRevision is follow that, when sourceRev is set, also waits until
+// the object worked on that revision of its source: a reconcile handled
+// while gitopsd had not yet seen the source's new artifact is followed by
+// the one its watch on the source starts. It returns the object's
+// revision.
+func (a *app) followRevision(ctx context.Context, cl *cluster, k *kind, key client.ObjectKey, token, rv, sourceRev string, timeout time.Duration) (string, error) {
 	start := a.opts.Now()
 	what := k.Kind + " " + displayKey(key)
 	final, err := a.waitFor(ctx, cl, k, key, rv, timeout, func(obj *unstructured.Unstructured) bool {
 		s := k.statusOf(obj)
-		return s.LastHandled == token
+		return s.LastHandled == token && (sourceRev == "" || k.Attempted == nil || str(obj, k.Attempted) == sourceRev)
 	}, start)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -166,21 +179,21 @@ func (a *app) follow(ctx context.Context, cl *cluster, k *kind, key client.Objec
 				s := k.statusOf(final)
 				last = fmt.Sprintf("; last status: Ready=%s %s: %s", orUnknown(s.Ready), s.Reason, oneLine(s.Message))
 			}
-			return failedf("%s: the reconcile did not end within %s%s", what, timeout, last)
+			return "", failedf("%s: the reconcile did not end within %s%s", what, timeout, last)
 		}
-		return err
+		return "", err
 	}
 	s := k.statusOf(final)
 	took := elapsed(a.opts.Now().Sub(start))
 	if s.Ready != metav1.ConditionTrue {
-		return failedf("%s: reconcile failed after %s: %s: %s", what, took, orDash(s.Reason), oneLine(s.Message))
+		return "", failedf("%s: reconcile failed after %s: %s: %s", what, took, orDash(s.Reason), oneLine(s.Message))
 	}
 	rev := ""
 	if s.Revision != "" {
 		rev = " at revision " + s.Revision
 	}
 	a.err.success("%s reconciled in %s%s", what, took, rev)
-	return nil
+	return s.Revision, nil
 }
 
 func orUnknown(s metav1.ConditionStatus) string {

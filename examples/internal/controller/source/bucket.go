@@ -91,19 +91,7 @@ func (r *BucketReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 // Reconcile brings one Bucket's artifact up to date with its bucket.
 func (r *BucketReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return controllers.Lifecycle[*sourcev1.Bucket]{
-		Client:          r.Client,
-		Metrics:         r.Metrics,
-		Events:          r.Events,
-		Suspension:      &r.suspension,
-		Finalizer:       Finalizer,
-		OwnedConditions: ownedConditions,
-		SummaryOwned:    summaryOwned,
-		Finalize:        r.finalize,
-		Reconcile: func(ctx context.Context, obj *sourcev1.Bucket, rep *controllers.Reporter) (s conditions.Summary, err error) {
-			return s, explainTimeout(ctx, obj.GetTimeout(), r.reconcile(ctx, obj, rep, &s))
-		},
-	}.Run(ctx, req, &sourcev1.Bucket{})
+	return run(ctx, req, &sourcev1.Bucket{}, sourceLifecycle{r.Client, r.Metrics, r.Events, &r.suspension}, r.finalize, r.reconcile)
 }
 
 func (r *BucketReconciler) reconcile(ctx context.Context, obj *sourcev1.Bucket, rep *controllers.Reporter, summary *conditions.Summary) error {

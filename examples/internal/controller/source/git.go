@@ -117,19 +117,7 @@ func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err := r.init(); err != nil {
 		return ctrl.Result{}, err
 	}
-	return controllers.Lifecycle[*sourcev1.GitRepository]{
-		Client:          r.Client,
-		Metrics:         r.Metrics,
-		Events:          r.Events,
-		Suspension:      &r.suspension,
-		Finalizer:       Finalizer,
-		OwnedConditions: ownedConditions,
-		SummaryOwned:    summaryOwned,
-		Finalize:        r.finalize,
-		Reconcile: func(ctx context.Context, obj *sourcev1.GitRepository, rep *controllers.Reporter) (s conditions.Summary, err error) {
-			return s, explainTimeout(ctx, obj.GetTimeout(), r.reconcile(ctx, obj, rep, &s))
-		},
-	}.Run(ctx, req, &sourcev1.GitRepository{})
+	return run(ctx, req, &sourcev1.GitRepository{}, sourceLifecycle{r.Client, r.Metrics, r.Events, &r.suspension}, r.finalize, r.reconcile)
 }
 
 // checkGitSpec stalls on what the API server's validation should have

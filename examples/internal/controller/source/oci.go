@@ -75,19 +75,7 @@ func (r *OCIRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // Reconcile brings one OCIRepository's artifact up to date with its
 // registry.
 func (r *OCIRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return controllers.Lifecycle[*sourcev1.OCIRepository]{
-		Client:          r.Client,
-		Metrics:         r.Metrics,
-		Events:          r.Events,
-		Suspension:      &r.suspension,
-		Finalizer:       Finalizer,
-		OwnedConditions: ownedConditions,
-		SummaryOwned:    summaryOwned,
-		Finalize:        r.finalize,
-		Reconcile: func(ctx context.Context, obj *sourcev1.OCIRepository, rep *controllers.Reporter) (s conditions.Summary, err error) {
-			return s, explainTimeout(ctx, obj.GetTimeout(), r.reconcile(ctx, obj, rep, &s))
-		},
-	}.Run(ctx, req, &sourcev1.OCIRepository{})
+	return run(ctx, req, &sourcev1.OCIRepository{}, sourceLifecycle{r.Client, r.Metrics, r.Events, &r.suspension}, r.finalize, r.reconcile)
 }
 
 func (r *OCIRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.OCIRepository, rep *controllers.Reporter, summary *conditions.Summary) error {

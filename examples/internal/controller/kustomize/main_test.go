@@ -113,7 +113,7 @@ func startManager(ctx context.Context) (<-chan struct{}, error) {
 	}
 	r := &KustomizationReconciler{
 		Client:      mgr.GetClient(),
-		Config:      env.Config(),
+		Config:      objectRequests.wrap(env.Config()),
 		Fetcher:     fetch.New(fetch.WithRetries(1), fetch.WithBackoff(10*time.Millisecond, 50*time.Millisecond)),
 		Concurrency: 8,
 		Metrics:     rec,

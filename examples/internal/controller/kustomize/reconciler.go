@@ -111,6 +111,13 @@ type KustomizationReconciler struct {
 
 	suspension controllers.Suspension
 
+	// schemas are the local cluster's OpenAPI schemas, shared by every
+	// Kustomization applying there (built by SetupWithManager from
+	// Config): an object the set leaves unchanged is then decided without
+	// a request. Remote clusters (spec.kubeConfig) are asked about every
+	// object.
+	schemas *ssa.Schemas
+
 	// applier is the uncached admin client, built by SetupWithManager,
 	// used when no service account is impersonated.
 	applier client.WithWatch
@@ -416,7 +423,11 @@ func serviceAccountUser(namespace, name string) string {
 
 // manager returns the ssa Manager owning obj's objects, talking through c.
 func (r *KustomizationReconciler) manager(c client.WithWatch, obj *kustomizev1.Kustomization) (*ssa.Manager, error) {
-	m, err := ssa.NewManager(c, ssa.Owner{Field: fieldManager, Group: ownerGroup, Name: obj.Name, Namespace: obj.Namespace})
+	var opts []ssa.Option
+	if obj.Spec.KubeConfig == nil {
+		opts = append(opts, ssa.WithSchemas(r.schemas))
+	}
+	m, err := ssa.NewManager(c, ssa.Owner{Field: fieldManager, Group: ownerGroup, Name: obj.Name, Namespace: obj.Namespace}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating the apply manager: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gitopskit/kit/runtime/conditions"
 	"github.com/gitopskit/kit/runtime/reconcile"
+	"github.com/gitopskit/kit/ssa"
 
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
@@ -49,6 +50,12 @@ func (r *KustomizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return fmt.Errorf("kustomization reconciler: building the apply client: %w", err)
 	}
 	r.applier = applier
+	// gitopsd's own identity reads the schemas and the mutating admission
+	// configuration; impersonated appliers share them (schemas reveal no
+	// object).
+	if r.schemas, err = ssa.NewSchemas(r.Config); err != nil {
+		return fmt.Errorf("kustomization reconciler: %w", err)
+	}
 
 	ctx := context.Background()
 	idx := mgr.GetFieldIndexer()

@@ -340,6 +340,7 @@ func TestCRDValidation(t *testing.T) {
 		git("  ref: {branch: main, commit: 0123456789abcdef0123456789abcdef01234567}\n  timeout: 90s\n"),
 		oci("  ref: {digest: sha256:" + strings.Repeat("a", 64) + "}\n  layerSelector: {operation: copy}\n"),
 		ks("  deletionPolicy: Orphan\n  retryInterval: 1m30s\n  decryption: {provider: sops}\n"),
+		ks("  ignoreMissingComponents: true\n  driftIgnoreRules: [{paths: [/spec/replicas], target: {kind: Deployment}}, {paths: [/metadata/annotations/a~1b]}]\n"),
 	} {
 		if err := c.Create(ctx, valid, client.DryRunAll); err != nil {
 			t.Errorf("a valid %s was rejected: %v", valid.GetKind(), err)
@@ -365,6 +366,8 @@ func TestCRDValidation(t *testing.T) {
 		"ks decryption provider":  {ks("  decryption: {provider: vault}\n"), "spec.decryption.provider"},
 		"ks substituteFrom kind":  {ks("  postBuild: {substituteFrom: [{kind: Pod, name: p}]}\n"), "spec.postBuild.substituteFrom[0].kind"},
 		"ks retry interval":       {ks("  retryInterval: soon\n"), "spec.retryInterval"},
+		"ks drift ignore pointer": {ks("  driftIgnoreRules: [{paths: [spec/replicas]}]\n"), "spec.driftIgnoreRules[0].paths[0]"},
+		"ks drift ignore no path": {ks("  driftIgnoreRules: [{paths: []}]\n"), "spec.driftIgnoreRules[0].paths"},
 		"ks target namespace len": {ks("  targetNamespace: " + strings.Repeat("n", 64) + "\n"), "spec.targetNamespace"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -116,7 +116,7 @@ func (a *app) diff(ctx context.Context, name string, o diffOptions) error {
 	if err != nil {
 		return err
 	}
-	diffs, err := mgr.Diff(ctx, b.objs, ssa.DiffOptions{DefaultNamespace: ks.Namespace})
+	diffs, err := mgr.Diff(ctx, b.objs, ssa.DiffOptions{DefaultNamespace: ks.Namespace, IgnoreRules: ksctl.IgnoreRules(ks)})
 	var setErr *ssa.SetError
 	if err != nil && !errors.As(err, &setErr) {
 		return fmt.Errorf("dry-run: %w", err)

@@ -96,6 +96,11 @@ type Options struct {
 	// lockdown, as Flux's flag of that name). Empty: gitopsd's own
 	// account.
 	DefaultServiceAccount string
+	// AllowRemoteBases lets Kustomizations' kustomizations load remote
+	// bases and files (--no-remote-bases=false). Off, as by default,
+	// nothing remote is ever loaded: a reference is a build failure.
+	AllowRemoteBases bool
+
 	// RequeueDependency is how often a Kustomization waiting for a
 	// dependency checks it again. Zero: the Kustomization's retry interval.
 	RequeueDependency time.Duration
@@ -131,6 +136,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"The event hub URL events are posted to, besides the Kubernetes Events (default: none).")
 	fs.StringVar(&o.DefaultServiceAccount, "default-service-account", o.DefaultServiceAccount,
 		"The service account, in each Kustomization's namespace, that Kustomizations without spec.serviceAccountName impersonate (default: gitopsd's own).")
+	fs.Var(negated{&o.AllowRemoteBases}, "no-remote-bases",
+		"Refuse remote bases and files in kustomizations (default true; =false lets kustomize fetch them and run git from inside a tenant's build).")
 	fs.DurationVar(&o.RequeueDependency, "requeue-dependency", o.RequeueDependency,
 		"How often a Kustomization waiting for a dependency checks it again (default: its retry interval).")
 }
@@ -347,6 +354,7 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 		{"kustomization", (&kustomize.KustomizationReconciler{
 			Client: c, Config: applyCfg, Fetcher: fetch.New(fetchOpts...), ACL: policy, Concurrency: concurrency, Metrics: rec, Events: ev,
 			DefaultServiceAccount: opts.DefaultServiceAccount, DependencyRequeue: opts.RequeueDependency,
+			AllowRemoteBases: opts.AllowRemoteBases,
 		}).SetupWithManager},
 	}
 	for _, s := range setups {
@@ -456,3 +464,25 @@ func (a *artifactServer) Start(ctx context.Context) error {
 	}
 	return nil
 }
+
+// negated is a boolean flag that sets the negation of *p: --no-x sets
+// x to false, so the Options field keeps a zero value that is safe.
+type negated struct{ p *bool }
+
+func (n negated) String() string {
+	if n.p == nil {
+		return "true"
+	}
+	return strconv.FormatBool(!*n.p)
+}
+
+func (n negated) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*n.p = !v
+	return nil
+}
+
+func (n negated) IsBoolFlag() bool { return true }

@@ -2,6 +2,7 @@ package gitopsd
 
 import (
 	"flag"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -139,5 +140,39 @@ func TestAdvertisedAddr(t *testing.T) {
 				t.Errorf("advertisedAddr = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestNoRemoteBases: remote bases are refused unless --no-remote-bases=false.
+func TestNoRemoteBases(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		args  []string
+		allow bool
+	}{
+		{nil, false},
+		{[]string{"--no-remote-bases"}, false},
+		{[]string{"--no-remote-bases=true"}, false},
+		{[]string{"--no-remote-bases=false"}, true},
+	} {
+		opts := DefaultOptions()
+		fs := flag.NewFlagSet("gitopsd", flag.ContinueOnError)
+		opts.BindFlags(fs)
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		if opts.AllowRemoteBases != c.allow {
+			t.Errorf("%q: AllowRemoteBases = %v, want %v", c.args, opts.AllowRemoteBases, c.allow)
+		}
+	}
+	fs := flag.NewFlagSet("gitopsd", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	opts := DefaultOptions()
+	opts.BindFlags(fs)
+	if err := fs.Parse([]string{"--no-remote-bases=maybe"}); err == nil {
+		t.Error("--no-remote-bases=maybe accepted")
+	}
+	if d := fs.Lookup("no-remote-bases").DefValue; d != "true" {
+		t.Errorf("default shown as %q, want true", d)
 	}
 }

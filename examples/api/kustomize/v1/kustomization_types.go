@@ -109,6 +109,12 @@ type KustomizationSpec struct {
 	// +optional
 	Components []string `json:"components,omitempty"`
 
+	// IgnoreMissingComponents skips components that do not exist in the
+	// source, instead of failing the build. A component whose path leaves
+	// the source is refused all the same.
+	// +optional
+	IgnoreMissingComponents bool `json:"ignoreMissingComponents,omitempty"`
+
 	// CommonMetadata adds labels and annotations to every object's
 	// metadata (not to selectors or pod templates).
 	// +optional
@@ -133,6 +139,14 @@ type KustomizationSpec struct {
 	// whose kubeconfig a Secret of the Kustomization's namespace holds.
 	// +optional
 	KubeConfig *KubeConfigReference `json:"kubeConfig,omitempty"`
+
+	// DriftIgnoreRules name fields of applied objects that are not the
+	// Kustomization's to decide (an autoscaler's replicas, a webhook's
+	// annotation): on an object that exists they are neither applied nor
+	// reported as drift, and keep their live value.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	DriftIgnoreRules []DriftIgnoreRule `json:"driftIgnoreRules,omitempty"`
 
 	// Force recreates objects whose immutable fields changed.
 	// +optional
@@ -291,6 +305,39 @@ type Selector struct {
 	// AnnotationSelector in the label selector syntax.
 	// +optional
 	AnnotationSelector string `json:"annotationSelector,omitempty"`
+}
+
+// DriftIgnoreRule names fields, by JSON pointer, of the objects Target
+// matches.
+type DriftIgnoreRule struct {
+	// Paths are JSON pointers (RFC 6901), such as /spec/replicas or
+	// /metadata/annotations/example.com~1build.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:Pattern=`^/`
+	Paths []string `json:"paths"`
+	// Target selects the objects; every object when not set.
+	// +optional
+	Target *ObjectSelector `json:"target,omitempty"`
+}
+
+// ObjectSelector matches objects by exact group, version, kind, namespace
+// and name (an empty field matches anything) and a label selector.
+type ObjectSelector struct {
+	// +optional
+	Group string `json:"group,omitempty"`
+	// +optional
+	Version string `json:"version,omitempty"`
+	// +optional
+	Kind string `json:"kind,omitempty"`
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// +optional
+	Name string `json:"name,omitempty"`
+	// LabelSelector in the label selector syntax (app=web,tier!=db).
+	// +optional
+	LabelSelector string `json:"labelSelector,omitempty"`
 }
 
 // Image rewrites an image reference.

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gitopskit/kit/kustomize"
+	"github.com/gitopskit/kit/ssa"
 
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
 	controllers "github.com/gitopskit/kit/examples/internal/controller"
@@ -35,7 +36,7 @@ func (r *KustomizationReconciler) build(ctx context.Context, obj *kustomizev1.Ku
 	if err != nil {
 		return nil, err
 	}
-	opts := kustomize.Options{Overlay: overlay(obj)}
+	opts := kustomize.Options{Overlay: overlay(obj), AllowRemoteBases: r.AllowRemoteBases}
 	if obj.Spec.Decryption != nil {
 		if opts.Decrypt, err = r.decryption(ctx, obj, rep); err != nil {
 			return nil, err
@@ -84,6 +85,8 @@ func overlay(obj *kustomizev1.Kustomization) kustomize.Overlay {
 		NamePrefix: s.NamePrefix,
 		NameSuffix: s.NameSuffix,
 		Components: s.Components,
+
+		IgnoreMissingComponents: s.IgnoreMissingComponents,
 	}
 	if m := s.CommonMetadata; m != nil {
 		o.Labels, o.Annotations = m.Labels, m.Annotations
@@ -194,4 +197,21 @@ func (r *KustomizationReconciler) substitution(ctx context.Context, obj *kustomi
 		vars[k] = v
 	}
 	return &kustomize.Substitution{Vars: vars}, nil
+}
+
+// IgnoreRules translates obj's spec.driftIgnoreRules into ssa's, for
+// Apply and for a Diff that shows what a reconcile would change.
+func IgnoreRules(obj *kustomizev1.Kustomization) []ssa.IgnoreRule {
+	out := make([]ssa.IgnoreRule, 0, len(obj.Spec.DriftIgnoreRules))
+	for _, r := range obj.Spec.DriftIgnoreRules {
+		rule := ssa.IgnoreRule{Paths: r.Paths}
+		if t := r.Target; t != nil {
+			rule.Selector = ssa.Selector{
+				Group: t.Group, Version: t.Version, Kind: t.Kind,
+				Namespace: t.Namespace, Name: t.Name, LabelSelector: t.LabelSelector,
+			}
+		}
+		out = append(out, rule)
+	}
+	return out
 }

@@ -108,6 +108,11 @@ type KustomizationReconciler struct {
 	// Events records what the reconciler does (Kubernetes Events and the
 	// event hub, through events/recorder); nil records none.
 	Events record.EventRecorder
+	// AllowRemoteBases lets kustomizations load remote bases and files
+	// (gitopsd's --no-remote-bases=false): kustomize then reaches the
+	// network and runs git from inside a tenant's build. Off, every remote
+	// reference is a build failure naming it.
+	AllowRemoteBases bool
 
 	suspension controllers.Suspension
 
@@ -215,6 +220,7 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 		DefaultNamespace: obj.Namespace,
 		Recreate:         obj.Spec.Force || force,
 		Timeout:          obj.GetTimeout(),
+		IgnoreRules:      IgnoreRules(obj),
 	})
 	if applyErr != nil {
 		// Keep tracking what was applied before, and what a partial

@@ -74,16 +74,7 @@ func TestSteadyReconcileCostsAlmostNothing(t *testing.T) {
 
 	for round := range 3 {
 		before := objectRequests.count(target)
-		at := fmt.Sprintf("%s-%d", time.Now().Format(time.RFC3339Nano), round)
-		f.update(ks, func(k *kustomizev1.Kustomization) {
-			if k.Annotations == nil {
-				k.Annotations = map[string]string{}
-			}
-			k.Annotations[reconcile.RequestedAtAnnotation] = at
-		})
-		f.waitFor(ks, "request handled", func(k *kustomizev1.Kustomization) bool {
-			return k.Status.LastHandledReconcileAt == at && conditions.IsReady(k)
-		})
+		f.requestReconcile(ks)
 		sent := objectRequests.count(target) - before
 		t.Logf("round %d: %d requests for %d unchanged objects (%.3f per object)", round, sent, n, float64(sent)/n)
 		// Asked about each object, it would be 2n (a read and a dry-run).
@@ -91,4 +82,20 @@ func TestSteadyReconcileCostsAlmostNothing(t *testing.T) {
 			t.Errorf("round %d: an unchanged reconcile sent %d requests for %d objects, want at most %d", round, sent, n, n/10)
 		}
 	}
+}
+
+// requestReconcile asks for a reconcile of ks and waits until it was
+// handled and ks is Ready.
+func (f *fixture) requestReconcile(ks *kustomizev1.Kustomization) {
+	f.t.Helper()
+	at := fmt.Sprintf("%s-%d", time.Now().Format(time.RFC3339Nano), revCounter.Add(1))
+	f.update(ks, func(k *kustomizev1.Kustomization) {
+		if k.Annotations == nil {
+			k.Annotations = map[string]string{}
+		}
+		k.Annotations[reconcile.RequestedAtAnnotation] = at
+	})
+	f.waitFor(ks, "request handled", func(k *kustomizev1.Kustomization) bool {
+		return k.Status.LastHandledReconcileAt == at && conditions.IsReady(k)
+	})
 }

@@ -70,7 +70,7 @@ func (a *app) rootCommand() *cobra.Command {
 		Use:   "gitopsctl",
 		Short: "Drive gitopsd, the gitopskit reference operator, from the command line",
 		Long: `gitopsctl shows and drives gitopsd's objects (GitRepository, OCIRepository,
-Kustomization): get, reconcile, suspend and resume them, preview a change
+Bucket, Kustomization): get, reconcile, suspend and resume them, preview a change
 with diff and build before merging it, see what a Kustomization owns (tree)
 and who manages an object (trace), install gitopsd or bootstrap it from a
 git repository, push artifacts to OCI registries, and convert Flux

@@ -111,6 +111,19 @@ func kindTable() []*kind {
 			Create: ociRepositoryCreator,
 		},
 		{
+			Kind: sourcev1.BucketKind, GroupVersion: sourcev1.GroupVersion, Plural: "buckets",
+			Names:     []string{"bucket", "source bucket", "sources bucket"},
+			Source:    true,
+			FluxGroup: "source.toolkit.fluxcd.io",
+			Revision:  []string{"status", "artifact", "revision"},
+			Suspend:   []string{"spec", "suspend"},
+			Columns: []column{
+				{"ENDPOINT", []string{"spec", "endpoint"}},
+				{"BUCKET", []string{"spec", "bucketName"}},
+				{"PREFIX", []string{"spec", "prefix"}},
+			},
+		},
+		{
 			Kind: kustomizev1.KustomizationKind, GroupVersion: kustomizev1.GroupVersion, Plural: "kustomizations",
 			Names:      []string{"ks"},
 			FluxGroup:  "kustomize.toolkit.fluxcd.io",

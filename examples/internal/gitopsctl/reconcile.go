@@ -169,8 +169,7 @@ func (a *app) followRevision(ctx context.Context, cl *cluster, k *kind, key clie
 	start := a.opts.Now()
 	what := k.Kind + " " + displayKey(key)
 	final, err := a.waitFor(ctx, cl, k, key, rv, timeout, func(obj *unstructured.Unstructured) bool {
-		s := k.statusOf(obj)
-		return s.LastHandled == token && (sourceRev == "" || k.Attempted == nil || str(obj, k.Attempted) == sourceRev)
+		return handled(k, obj, token, sourceRev)
 	}, start)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -194,6 +193,23 @@ func (a *app) followRevision(ctx context.Context, cl *cluster, k *kind, key clie
 	}
 	a.err.success("%s reconciled in %s%s", what, took, rev)
 	return s.Revision, nil
+}
+
+// handled reports that obj, an object of kind k, ended a reconcile that
+// handled the request token and, when sourceRev is set, worked on that
+// revision of its source. The token is recorded when a reconcile ends, so
+// a later reconcile (the one the source's new artifact starts) finds it
+// already there: while that one runs (Ready=Unknown, its revision
+// attempted) it has not ended.
+func handled(k *kind, obj *unstructured.Unstructured, token, sourceRev string) bool {
+	s := k.statusOf(obj)
+	if s.LastHandled != token {
+		return false
+	}
+	if sourceRev == "" || k.Attempted == nil {
+		return true
+	}
+	return str(obj, k.Attempted) == sourceRev && s.Ready != metav1.ConditionUnknown && s.Ready != ""
 }
 
 func orUnknown(s metav1.ConditionStatus) string {

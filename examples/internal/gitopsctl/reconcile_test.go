@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/kit/git/gittest"
@@ -175,5 +177,45 @@ func TestGetWatch(t *testing.T) {
 	expect(t, r, ExitOK)
 	if n := strings.Count(r.stdout, "NAME"); n != 1 {
 		t.Errorf("the header is printed %d times:\n%s", n, r.stdout)
+	}
+}
+
+// The states a Kustomization passes through when --with-source asked its
+// source for a new revision: the request token is recorded by the
+// reconcile that still worked on the old revision, and the one the new
+// artifact starts is not done until it ends, however it ends.
+func TestHandledWaitsForTheReconcileOfTheNewRevision(t *testing.T) {
+	k, ok := kindByName("kustomization")
+	if !ok {
+		t.Fatal("no kind kustomization")
+	}
+	const token, oldRev, newRev = "2026-12-02T13:48:11Z", "main@sha1:3dcf", "main@sha1:81a5"
+	obj := func(handled, attempted string, ready metav1.ConditionStatus) *unstructured.Unstructured {
+		u := k.newObject()
+		status := map[string]any{"lastHandledReconcileAt": handled, "lastAttemptedRevision": attempted}
+		if ready != "" {
+			status["conditions"] = []any{map[string]any{"type": "Ready", "status": string(ready), "reason": "R", "message": "m",
+				"lastTransitionTime": "2026-12-02T13:48:11Z"}}
+		}
+		u.Object["status"] = status
+		return u
+	}
+	for _, c := range []struct {
+		name string
+		obj  *unstructured.Unstructured
+		rev  string
+		want bool
+	}{
+		{"an older request", obj("earlier", newRev, metav1.ConditionTrue), newRev, false},
+		{"handled at the old revision", obj(token, oldRev, metav1.ConditionTrue), newRev, false},
+		{"the new revision in progress", obj(token, newRev, metav1.ConditionUnknown), newRev, false},
+		{"the new revision without a condition yet", obj(token, newRev, ""), newRev, false},
+		{"the new revision applied", obj(token, newRev, metav1.ConditionTrue), newRev, true},
+		{"the new revision failed", obj(token, newRev, metav1.ConditionFalse), newRev, true},
+		{"no source revision to wait for", obj(token, oldRev, metav1.ConditionUnknown), "", true},
+	} {
+		if got := handled(k, c.obj, token, c.rev); got != c.want {
+			t.Errorf("%s: handled = %v, want %v", c.name, got, c.want)
+		}
 	}
 }

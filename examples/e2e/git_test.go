@@ -85,7 +85,7 @@ func TestDependsOnOrder(t *testing.T) {
 	})
 	src := gitRepository("app", srv.HTTPURL("app.git"))
 	apps := kustomization("apps", f.ns, src, "./apps")
-	apps.Spec.DependsOn = []kustomizev1.DependencyReference{{Name: "infra"}}
+	apps.Spec.DependsOn = []meta.DependencyReference{{Name: "infra"}}
 	f.create(src, apps)
 
 	msg := f.notReady(apps, "infra")

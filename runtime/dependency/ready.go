@@ -27,10 +27,16 @@ type NotReadyError struct {
 	Dependency Ref
 	// Reason says why it is not ready.
 	Reason string
+	// NotFound reports that the dependency does not exist (Check).
+	NotFound bool
 }
 
-// Error returns "dependency '<ref>' is not ready: <reason>".
+// Error returns "dependency '<ref>' is not ready: <reason>", or
+// "dependency '<ref>' not found".
 func (e *NotReadyError) Error() string {
+	if e.NotFound {
+		return fmt.Sprintf("dependency '%s' not found", e.Dependency)
+	}
 	return fmt.Sprintf("dependency '%s' is not ready: %s", e.Dependency, e.Reason)
 }
 

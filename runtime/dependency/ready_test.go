@@ -389,3 +389,58 @@ func BenchmarkCheckReadyBuiltin(b *testing.B) {
 		}
 	}
 }
+
+// TestCheckReadsTheDependency reads Widgets from the API server by a
+// reference that names their kind: a missing one is not ready and says
+// "not found", a ready one passes, and the error names the reference as
+// given.
+func TestCheckReadsTheDependency(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	c := env.Client()
+	ns := env.Namespace(t)
+	newWidget := func() client.Object {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(widgetGVK)
+		return u
+	}
+	ref := dependency.Ref{Name: "db"}.Resolve(dependency.Ref{Kind: "Widget", Namespace: ns, Name: "app"})
+	if want := (dependency.Ref{Kind: "Widget", Namespace: ns, Name: "db"}); ref != want {
+		t.Fatalf("Resolve = %+v, want %+v", ref, want)
+	}
+
+	var nr *dependency.NotReadyError
+	err := dependency.Check(ctx, c, ref, newWidget(), dependency.ReadyOptions{})
+	if !errors.As(err, &nr) || !nr.NotFound || err.Error() != fmt.Sprintf("dependency 'Widget/%s/db' not found", ns) {
+		t.Fatalf("missing dependency: %v, want a NotFound NotReadyError", err)
+	}
+
+	w := newWidget().(*unstructured.Unstructured)
+	w.SetNamespace(ns)
+	w.SetName("db")
+	if err := c.Create(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	err = dependency.Check(ctx, c, ref, newWidget(), dependency.ReadyOptions{})
+	if !errors.As(err, &nr) || nr.NotFound || !strings.HasPrefix(err.Error(), fmt.Sprintf("dependency 'Widget/%s/db' is not ready: ", ns)) {
+		t.Fatalf("dependency without status: %v, want not ready naming the reference", err)
+	}
+
+	w.Object["status"] = map[string]any{"observedGeneration": w.GetGeneration(), "conditions": []any{map[string]any{
+		"type": "Ready", "status": "True", "reason": "Test", "message": "ok", "lastTransitionTime": "2026-01-01T00:00:00Z"}}}
+	if err := c.Status().Update(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	if err := dependency.Check(ctx, c, ref, newWidget(), dependency.ReadyOptions{}); err != nil {
+		t.Fatalf("ready dependency: %v", err)
+	}
+
+	// A kind the API server does not serve cannot be decided: not a
+	// NotReadyError, so a controller reports it rather than waiting.
+	other := &unstructured.Unstructured{}
+	other.SetGroupVersionKind(schema.GroupVersionKind{Group: "nowhere.gitopskit.dev", Version: "v1", Kind: "Gadget"})
+	err = dependency.Check(ctx, c, dependency.Ref{Kind: "Gadget", Namespace: ns, Name: "db"}, other, dependency.ReadyOptions{})
+	if err == nil || errors.As(err, &nr) {
+		t.Fatalf("unserved kind: %v, want an error that is not a NotReadyError", err)
+	}
+}

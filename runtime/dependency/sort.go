@@ -7,19 +7,42 @@ import (
 	"strings"
 )
 
-// Ref names an object by namespace and name. An empty Namespace in a
-// dependsOn reference means the dependent's own namespace.
+// Ref names an object by kind, namespace and name. In a dependsOn
+// reference an empty Namespace means the dependent's own namespace and an
+// empty Kind the dependent's own kind, so references between objects of
+// one kind need not name it, and one graph may hold several kinds (a
+// HelmRelease that depends on a Kustomization).
 type Ref struct {
+	// Kind is the object's kind, e.g. "Kustomization"; it may be left
+	// empty when every object of a graph has the same kind.
+	Kind      string
 	Namespace string
 	Name      string
 }
 
-// String returns "namespace/name", or "name" when the namespace is empty.
+// String returns "namespace/name", or "name" when the namespace is empty,
+// prefixed by "Kind/" when the kind is set.
 func (r Ref) String() string {
-	if r.Namespace == "" {
-		return r.Name
+	s := r.Name
+	if r.Namespace != "" {
+		s = r.Namespace + "/" + s
 	}
-	return r.Namespace + "/" + r.Name
+	if r.Kind != "" {
+		s = r.Kind + "/" + s
+	}
+	return s
+}
+
+// Resolve returns r as a reference held by from: an empty Namespace
+// becomes from's namespace and an empty Kind from's kind.
+func (r Ref) Resolve(from Ref) Ref {
+	if r.Namespace == "" {
+		r.Namespace = from.Namespace
+	}
+	if r.Kind == "" {
+		r.Kind = from.Kind
+	}
+	return r
 }
 
 // ErrDuplicate is returned (wrapped) by Sort and Levels when two items have
@@ -73,7 +96,7 @@ func buildGraph[T any](items []T, key func(T) Ref, dependsOn func(T) []Ref) (*gr
 			continue
 		}
 		for _, r := range refs {
-			j, ok := index[resolve(r, g.keys[i])]
+			j, ok := index[r.Resolve(g.keys[i])]
 			// Items have few dependencies: a scan beats a set.
 			if !ok || slices.Contains(g.deps[i], j) {
 				continue
@@ -83,14 +106,6 @@ func buildGraph[T any](items []T, key func(T) Ref, dependsOn func(T) []Ref) (*gr
 		}
 	}
 	return g, nil
-}
-
-// resolve gives a reference without namespace the namespace of its dependent.
-func resolve(r, from Ref) Ref {
-	if r.Namespace == "" {
-		r.Namespace = from.Namespace
-	}
-	return r
 }
 
 // indexHeap is a min-heap of input indexes: among the items whose
@@ -217,7 +232,8 @@ func (g *graph) cycle(pending []int) *CycleError {
 // ordered is returned unchanged.
 //
 // key returns an item's identity and dependsOn its references; a reference
-// with an empty namespace means the item's own namespace. References to keys
+// with an empty namespace means the item's own namespace, one with an empty
+// kind the item's own kind (see Ref.Resolve). References to keys
 // that are not among the items are ignored (see Missing), as are repeated
 // references. Two items with the same key are an error wrapping ErrDuplicate;
 // a cycle is a *CycleError. The input slice is not modified.
@@ -265,12 +281,13 @@ func Levels[T any](items []T, key func(T) Ref, dependsOn func(T) []Ref) ([][]T, 
 type MissingRef struct {
 	// From is the key of the item that holds the reference.
 	From Ref
-	// To is the reference, its namespace resolved.
+	// To is the reference, its namespace and kind resolved.
 	To Ref
 }
 
 // Missing returns the references whose target is not among the items, in
-// input order, each once per item. Namespaces are resolved as by Sort.
+// input order, each once per item. Namespaces and kinds are resolved as by
+// Sort.
 func Missing[T any](items []T, key func(T) Ref, dependsOn func(T) []Ref) []MissingRef {
 	keys := make(map[Ref]struct{}, len(items))
 	for _, it := range items {
@@ -281,7 +298,7 @@ func Missing[T any](items []T, key func(T) Ref, dependsOn func(T) []Ref) []Missi
 		from := key(it)
 		var seen map[Ref]bool
 		for _, r := range dependsOn(it) {
-			r = resolve(r, from)
+			r = r.Resolve(from)
 			if _, ok := keys[r]; ok || seen[r] {
 				continue
 			}

@@ -229,10 +229,45 @@ func TestRefString(t *testing.T) {
 	for in, want := range map[dependency.Ref]string{
 		{Name: "x"}:                 "x",
 		{Namespace: "n", Name: "x"}: "n/x",
+		{Kind: "HelmRelease", Namespace: "n", Name: "x"}: "HelmRelease/n/x",
 	} {
 		if got := in.String(); got != want {
 			t.Errorf("%#v.String() = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A graph of two kinds: references without a kind are of their
+// dependent's kind, so a Kustomization "db" and a HelmRelease "db" are two
+// objects, and a cross-kind reference orders across kinds.
+func TestSortAcrossKinds(t *testing.T) {
+	t.Parallel()
+	type item struct {
+		key  dependency.Ref
+		deps []dependency.Ref
+	}
+	items := []item{
+		{key: dependency.Ref{Kind: "HelmRelease", Namespace: "a", Name: "app"}, deps: []dependency.Ref{{Name: "db"}, {Kind: "Kustomization", Name: "crds"}}},
+		{key: dependency.Ref{Kind: "HelmRelease", Namespace: "a", Name: "db"}},
+		{key: dependency.Ref{Kind: "Kustomization", Namespace: "a", Name: "db"}, deps: []dependency.Ref{{Name: "app", Kind: "HelmRelease"}}},
+		{key: dependency.Ref{Kind: "Kustomization", Namespace: "a", Name: "crds"}},
+	}
+	key := func(i item) dependency.Ref { return i.key }
+	deps := func(i item) []dependency.Ref { return i.deps }
+	got, err := dependency.Sort(items, key, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, i := range got {
+		order = append(order, i.key.String())
+	}
+	want := []string{"HelmRelease/a/db", "Kustomization/a/crds", "HelmRelease/a/app", "Kustomization/a/db"}
+	if diff := cmp.Diff(want, order); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+	if m := dependency.Missing(items, key, deps); len(m) != 0 {
+		t.Errorf("missing = %v, want none", m)
 	}
 }
 

@@ -55,3 +55,39 @@ const (
 	// health check.
 	HealthyCondition = "Healthy"
 )
+
+// DependencyKustomization and DependencyHelmRelease are the kinds a
+// dependsOn reference may name.
+const (
+	DependencyKustomization = "Kustomization"
+	DependencyHelmRelease   = "HelmRelease"
+)
+
+// DependencyReference names an object the referrer waits for before it is
+// applied: a Kustomization or a HelmRelease, of either kind whatever the
+// referrer's (a HelmRelease may wait for the Kustomization that installs
+// its CRDs, a Kustomization for the HelmRelease of its database).
+type DependencyReference struct {
+	// Kind of the dependency, Kustomization or HelmRelease; the
+	// referrer's own kind when empty.
+	// +optional
+	// +kubebuilder:validation:Enum=Kustomization;HelmRelease
+	Kind string `json:"kind,omitempty"`
+
+	// Name of the dependency.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// Namespace of the dependency; the referrer's when empty.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+
+	// ReadyExpr is a CEL expression over the dependency (as "dep") and the
+	// referrer (as "self") that must be true, instead of the default
+	// Ready=True at the current generation.
+	// +optional
+	ReadyExpr string `json:"readyExpr,omitempty"`
+}

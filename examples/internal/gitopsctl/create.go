@@ -295,7 +295,7 @@ var kustomizationCreator = &creator{
 				if !ok {
 					dns, dname = "", d
 				}
-				k.Spec.DependsOn = append(k.Spec.DependsOn, kustomizev1.DependencyReference{Namespace: dns, Name: dname})
+				k.Spec.DependsOn = append(k.Spec.DependsOn, meta.DependencyReference{Namespace: dns, Name: dname})
 			}
 			if decryptSecret != "" {
 				k.Spec.Decryption = &kustomizev1.Decryption{Provider: "sops", SecretRef: &meta.LocalObjectReference{Name: decryptSecret}}

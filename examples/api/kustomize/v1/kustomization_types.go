@@ -76,10 +76,11 @@ type KustomizationSpec struct {
 	// +kubebuilder:validation:MaxItems=64
 	HealthCheckExprs []CustomHealthCheck `json:"healthCheckExprs,omitempty"`
 
-	// DependsOn are Kustomizations that must be Ready at their current
-	// generation before this one is applied.
+	// DependsOn are Kustomizations or HelmReleases that must be Ready at
+	// their current generation (or satisfy their readyExpr) before this
+	// one is applied.
 	// +optional
-	DependsOn []DependencyReference `json:"dependsOn,omitempty"`
+	DependsOn []meta.DependencyReference `json:"dependsOn,omitempty"`
 
 	// TargetNamespace sets the namespace of every namespaced object.
 	// +optional
@@ -239,24 +240,6 @@ type CrossNamespaceSourceReference struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	Namespace string `json:"namespace,omitempty"`
-}
-
-// DependencyReference names a Kustomization this one depends on.
-type DependencyReference struct {
-	// Name of the Kustomization.
-	// +required
-	// +kubebuilder:validation:MinLength=1
-	Name string `json:"name"`
-
-	// Namespace of the Kustomization; this one's when empty.
-	// +optional
-	Namespace string `json:"namespace,omitempty"`
-
-	// ReadyExpr is a CEL expression over the dependency (as "dep") that
-	// must be true, instead of the default Ready=True at the current
-	// generation.
-	// +optional
-	ReadyExpr string `json:"readyExpr,omitempty"`
 }
 
 // DeletionPolicy says what happens to applied objects on deletion.

@@ -30,7 +30,7 @@ func TestDependsOnOrder(t *testing.T) {
 	f.gitRepository("b", &b1)
 	a := f.kustomization("a", "a", nil)
 	b := f.kustomization("b", "b", func(s *kustomizev1.KustomizationSpec) {
-		s.DependsOn = []kustomizev1.DependencyReference{{Name: "a"}}
+		s.DependsOn = []meta.DependencyReference{{Name: "a"}}
 		s.RetryInterval = &metav1.Duration{Duration: time.Hour}
 	})
 
@@ -59,7 +59,7 @@ func TestDependsOnReadyExpr(t *testing.T) {
 	f.gitRepository("app", &art)
 	f.kustomization("a", "app", func(s *kustomizev1.KustomizationSpec) { s.Path = "missing" })
 	b := f.kustomization("b", "app", func(s *kustomizev1.KustomizationSpec) {
-		s.DependsOn = []kustomizev1.DependencyReference{{Name: "a", ReadyExpr: "dep.metadata.name == 'a'"}}
+		s.DependsOn = []meta.DependencyReference{{Name: "a", ReadyExpr: "dep.metadata.name == 'a'"}}
 	})
 	// a never becomes Ready (its path is wrong) but the expression holds.
 	f.waitReady(b, art.Revision)
@@ -302,7 +302,7 @@ func TestSourceNotAvailable(t *testing.T) {
 	// A cross-namespace dependency is denied as well.
 	dep := f.kustomization("dep", "nowhere", func(s *kustomizev1.KustomizationSpec) {
 		s.NamePrefix = "dep-"
-		s.DependsOn = []kustomizev1.DependencyReference{{Name: "infra", Namespace: "kube-system"}}
+		s.DependsOn = []meta.DependencyReference{{Name: "infra", Namespace: "kube-system"}}
 	})
 	got = f.waitNotReady(dep, AccessDeniedReason, "")
 	if msg := conditions.Get(got, conditions.Ready).Message; !strings.Contains(msg, "dependsOn 'kube-system/infra'") || !conditions.IsTrue(got, conditions.Stalled) {

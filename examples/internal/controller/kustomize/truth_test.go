@@ -12,6 +12,7 @@ import (
 	"github.com/gitopskit/kit/runtime/conditions"
 
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
+	"github.com/gitopskit/kit/examples/api/meta"
 	"github.com/gitopskit/kit/examples/internal/metricstest"
 )
 
@@ -32,7 +33,7 @@ func TestUnservedKindIsAFailure(t *testing.T) {
 	f.gitRepository("app", &a)
 	ks := f.kustomization("app", "app", nil)
 	dep := f.kustomization("dependent", "app", func(s *kustomizev1.KustomizationSpec) {
-		s.DependsOn = []kustomizev1.DependencyReference{{Name: "app"}}
+		s.DependsOn = []meta.DependencyReference{{Name: "app"}}
 	})
 
 	got := f.waitNotReady(ks, ApplyFailedReason, a.Revision)

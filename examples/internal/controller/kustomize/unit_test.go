@@ -15,6 +15,7 @@ import (
 	"github.com/gitopskit/kit/runtime/conditions"
 
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
+	"github.com/gitopskit/kit/examples/api/meta"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
 )
 
@@ -105,7 +106,7 @@ func TestIndexes(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "web"},
 		Spec: kustomizev1.KustomizationSpec{
 			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: "OCIRepository", Name: "src"},
-			DependsOn: []kustomizev1.DependencyReference{{Name: "db"}, {Name: "infra", Namespace: "platform"}},
+			DependsOn: []meta.DependencyReference{{Name: "db"}, {Name: "infra", Namespace: "platform"}},
 		},
 	}
 	if diff := cmp.Diff([]string{"OCIRepository/apps/src"}, indexSourceRef(k)); diff != "" {

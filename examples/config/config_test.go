@@ -79,6 +79,8 @@ func TestRenderedObjects(t *testing.T) {
 		"ClusterRoleBinding /gitopsd-cluster-admin",
 		"CustomResourceDefinition /buckets.source.gitopskit.dev",
 		"CustomResourceDefinition /gitrepositories.source.gitopskit.dev",
+		"CustomResourceDefinition /helmcharts.source.gitopskit.dev",
+		"CustomResourceDefinition /helmrepositories.source.gitopskit.dev",
 		"CustomResourceDefinition /kustomizations.kustomize.gitopskit.dev",
 		"CustomResourceDefinition /ocirepositories.source.gitopskit.dev",
 		"Deployment " + namespace + "/gitopsd",

@@ -15,6 +15,8 @@ func AddToScheme(s *runtime.Scheme) error {
 		&GitRepository{}, &GitRepositoryList{},
 		&OCIRepository{}, &OCIRepositoryList{},
 		&Bucket{}, &BucketList{},
+		&HelmRepository{}, &HelmRepositoryList{},
+		&HelmChart{}, &HelmChartList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

@@ -31,6 +31,9 @@ package controller
 // +kubebuilder:rbac:groups=kustomize.gitopskit.dev,resources=kustomizations,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=kustomize.gitopskit.dev,resources=kustomizations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=kustomize.gitopskit.dev,resources=kustomizations/finalizers,verbs=update
+// +kubebuilder:rbac:groups=notification.gitopskit.dev,resources=providers;alerts;receivers,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=notification.gitopskit.dev,resources=providers/status;alerts/status;receivers/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=notification.gitopskit.dev,resources=providers/finalizers;alerts/finalizers;receivers/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets;configmaps;namespaces,verbs=get
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;impersonate
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch

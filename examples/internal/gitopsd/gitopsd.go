@@ -31,6 +31,7 @@ import (
 	"github.com/gitopskit/kit/runtime/options"
 
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
+	notificationv1 "github.com/gitopskit/kit/examples/api/notification/v1"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
 	"github.com/gitopskit/kit/examples/internal/controller"
 	"github.com/gitopskit/kit/examples/internal/controller/kustomize"
@@ -234,6 +235,7 @@ func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
 		clientgoscheme.AddToScheme, sourcev1.AddToScheme, kustomizev1.AddToScheme,
+		notificationv1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, err

@@ -26,6 +26,7 @@ import (
 	"github.com/gitopskit/kit/runtime/reconcile"
 	"github.com/gitopskit/kit/runtime/testenv"
 
+	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
 	controllers "github.com/gitopskit/kit/examples/internal/controller"
 )
@@ -34,7 +35,7 @@ var env *testenv.Environment
 
 func TestMain(m *testing.M) {
 	s := kruntime.NewScheme()
-	for _, add := range []func(*kruntime.Scheme) error{clientgoscheme.AddToScheme, sourcev1.AddToScheme} {
+	for _, add := range []func(*kruntime.Scheme) error{clientgoscheme.AddToScheme, sourcev1.AddToScheme, kustomizev1.AddToScheme} {
 		if err := add(s); err != nil {
 			panic(err)
 		}

@@ -23,7 +23,6 @@ import (
 	"github.com/gitopskit/kit/artifact/fetch"
 	"github.com/gitopskit/kit/runtime/acl"
 	"github.com/gitopskit/kit/runtime/conditions"
-	"github.com/gitopskit/kit/runtime/dependency"
 	"github.com/gitopskit/kit/runtime/metrics"
 	"github.com/gitopskit/kit/runtime/reconcile"
 	"github.com/gitopskit/kit/ssa"
@@ -336,44 +335,11 @@ func (r *KustomizationReconciler) source(ctx context.Context, obj *kustomizev1.K
 }
 
 // checkDependencies returns a wait error naming the first dependency that
-// is not ready.
+// is not ready (Kustomizations and HelmReleases alike, by the rules of
+// controller.Dependencies).
 func (r *KustomizationReconciler) checkDependencies(ctx context.Context, obj *kustomizev1.Kustomization) error {
-	for _, d := range obj.Spec.DependsOn {
-		ns := d.Namespace
-		if ns == "" {
-			ns = obj.Namespace
-		}
-		if err := r.ACL.Check(ctx, r.Client, obj.Namespace, ns); err != nil {
-			if errors.Is(err, acl.ErrAccessDenied) {
-				return reconcile.Stall(AccessDeniedReason, fmt.Errorf("dependsOn '%s/%s': %w", ns, d.Name, err))
-			}
-			return err
-		}
-		var opts dependency.ReadyOptions
-		if d.ReadyExpr != "" {
-			expr, err := dependency.NewReadyExpr(d.ReadyExpr)
-			if err != nil {
-				return reconcile.Stall(InvalidSpecReason, fmt.Errorf("dependsOn '%s/%s': %w", ns, d.Name, err))
-			}
-			opts = dependency.ReadyOptions{Expr: expr, ExprOnly: true, Self: obj}
-		}
-		dep := &kustomizev1.Kustomization{}
-		if err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: d.Name}, dep); err != nil {
-			if apierrors.IsNotFound(err) {
-				return reconcile.Wait(conditions.DependencyNotReadyReason, r.dependencyRequeue(obj),
-					fmt.Errorf("dependency '%s/%s' not found", ns, d.Name))
-			}
-			return err
-		}
-		if err := dependency.CheckReady(ctx, dep, opts); err != nil {
-			var nr *dependency.NotReadyError
-			if errors.As(err, &nr) {
-				return reconcile.Wait(conditions.DependencyNotReadyReason, r.dependencyRequeue(obj), err)
-			}
-			return reconcile.Stall(InvalidSpecReason, fmt.Errorf("dependsOn '%s/%s': %w", ns, d.Name, err))
-		}
-	}
-	return nil
+	d := controllers.Dependencies{Client: r.Client, Scheme: r.Client.Scheme(), ACL: r.ACL}
+	return d.Check(ctx, obj, kustomizev1.KustomizationKind, obj.Spec.DependsOn, r.dependencyRequeue(obj))
 }
 
 // dependencyRequeue is how soon a Kustomization waiting for a dependency

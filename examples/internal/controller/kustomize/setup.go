@@ -14,12 +14,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	crreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	"github.com/gitopskit/kit/runtime/conditions"
 	"github.com/gitopskit/kit/runtime/reconcile"
 	"github.com/gitopskit/kit/ssa"
 
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
+	controllers "github.com/gitopskit/kit/examples/internal/controller"
 )
 
 // Field indexes on Kustomizations, registered by SetupWithManager.
@@ -27,15 +27,15 @@ const (
 	// sourceRefIndex maps a Kustomization to "<kind>/<namespace>/<name>"
 	// of its source.
 	sourceRefIndex = ".spec.sourceRef"
-	// dependsOnIndex maps a Kustomization to "<namespace>/<name>" of each
-	// Kustomization it depends on.
+	// dependsOnIndex maps a Kustomization to controller.DependencyKey
+	// ("<kind>/<namespace>/<name>") of each object it depends on.
 	dependsOnIndex = ".spec.dependsOn"
 )
 
 // SetupWithManager registers the reconciler, its field indexes and its
 // watches with mgr: Kustomizations (spec changes and reconcile requests),
-// GitRepositories and OCIRepositories (a new artifact), and Kustomizations
-// becoming ready (their dependents).
+// GitRepositories, OCIRepositories and Buckets (a new artifact), and
+// Kustomizations and HelmReleases becoming ready (their dependents).
 func (r *KustomizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	switch {
 	case r.Client == nil:
@@ -70,7 +70,7 @@ func (r *KustomizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if conc < 1 {
 		conc = 1
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&kustomizev1.Kustomization{}, builder.WithPredicates(reconcile.GenerationOrRequestChanged())).
 		Watches(&sourcev1.GitRepository{},
@@ -82,11 +82,15 @@ func (r *KustomizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&sourcev1.Bucket{},
 			handler.EnqueueRequestsFromMapFunc(r.forSource(sourcev1.BucketKind)),
 			builder.WithPredicates(artifactChanged())).
-		Watches(&kustomizev1.Kustomization{},
-			handler.EnqueueRequestsFromMapFunc(r.dependents),
-			builder.WithPredicates(becameReady())).
-		WithOptions(controller.Options{MaxConcurrentReconciles: conc}).
-		Complete(r)
+		WithOptions(controller.Options{MaxConcurrentReconciles: conc})
+	// Dependencies becoming ready (Kustomizations, and HelmReleases when
+	// this gitopsd serves them) requeue their dependents at once rather
+	// than at their retry interval.
+	for _, k := range controllers.ServedDependencyKinds(mgr.GetScheme()) {
+		b = b.Watches(k.Object, handler.EnqueueRequestsFromMapFunc(r.dependents(k.Kind)),
+			builder.WithPredicates(controllers.BecameReady()))
+	}
+	return b.Complete(r)
 }
 
 // indexSourceRef is the sourceRefIndex function.
@@ -108,15 +112,7 @@ func indexDependsOn(o client.Object) []string {
 	if !ok {
 		return nil
 	}
-	out := make([]string, 0, len(k.Spec.DependsOn))
-	for _, d := range k.Spec.DependsOn {
-		ns := d.Namespace
-		if ns == "" {
-			ns = k.Namespace
-		}
-		out = append(out, ns+"/"+d.Name)
-	}
-	return out
+	return controllers.DependencyIndexKeys(kustomizev1.KustomizationKind, k.Namespace, k.Spec.DependsOn)
 }
 
 func sourceKey(kind, namespace, name string) string {
@@ -131,9 +127,12 @@ func (r *KustomizationReconciler) forSource(kind string) handler.MapFunc {
 	}
 }
 
-// dependents maps a Kustomization to those that depend on it.
-func (r *KustomizationReconciler) dependents(ctx context.Context, o client.Object) []crreconcile.Request {
-	return r.list(ctx, client.MatchingFields{dependsOnIndex: o.GetNamespace() + "/" + o.GetName()})
+// dependents maps an object of the given kind to the Kustomizations that
+// depend on it.
+func (r *KustomizationReconciler) dependents(kind string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []crreconcile.Request {
+		return r.list(ctx, client.MatchingFields{dependsOnIndex: controllers.DependencyKey(kind, o.GetNamespace(), o.GetName())})
+	}
 }
 
 func (r *KustomizationReconciler) list(ctx context.Context, sel client.MatchingFields) []crreconcile.Request {
@@ -169,27 +168,4 @@ func artifactChanged() predicate.Predicate {
 		DeleteFunc:  func(event.DeleteEvent) bool { return false },
 		GenericFunc: func(event.GenericEvent) bool { return false },
 	}
-}
-
-// becameReady lets through Kustomizations that turned ready (at their
-// current generation) or applied a new revision while ready, so their
-// dependents are reconciled at once rather than at their retry interval.
-func becameReady() predicate.Predicate {
-	return predicate.Funcs{
-		CreateFunc: func(event.CreateEvent) bool { return false },
-		UpdateFunc: func(e event.UpdateEvent) bool {
-			o, ok1 := e.ObjectOld.(*kustomizev1.Kustomization)
-			n, ok2 := e.ObjectNew.(*kustomizev1.Kustomization)
-			if !ok1 || !ok2 || !readyAtGeneration(n) {
-				return false
-			}
-			return !readyAtGeneration(o) || o.Status.LastAppliedRevision != n.Status.LastAppliedRevision
-		},
-		DeleteFunc:  func(event.DeleteEvent) bool { return false },
-		GenericFunc: func(event.GenericEvent) bool { return false },
-	}
-}
-
-func readyAtGeneration(k *kustomizev1.Kustomization) bool {
-	return conditions.IsReady(k) && k.Status.ObservedGeneration == k.Generation
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gitopskit/kit/artifact"
 	"github.com/gitopskit/kit/kustomize"
-	"github.com/gitopskit/kit/runtime/conditions"
 
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
 	"github.com/gitopskit/kit/examples/api/meta"
@@ -106,13 +105,13 @@ func TestIndexes(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "web"},
 		Spec: kustomizev1.KustomizationSpec{
 			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: "OCIRepository", Name: "src"},
-			DependsOn: []meta.DependencyReference{{Name: "db"}, {Name: "infra", Namespace: "platform"}},
+			DependsOn: []meta.DependencyReference{{Name: "db"}, {Name: "infra", Namespace: "platform"}, {Kind: "HelmRelease", Name: "cache"}},
 		},
 	}
 	if diff := cmp.Diff([]string{"OCIRepository/apps/src"}, indexSourceRef(k)); diff != "" {
 		t.Errorf("sourceRef index (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"apps/db", "platform/infra"}, indexDependsOn(k)); diff != "" {
+	if diff := cmp.Diff([]string{"Kustomization/apps/db", "Kustomization/platform/infra", "HelmRelease/apps/cache"}, indexDependsOn(k)); diff != "" {
 		t.Errorf("dependsOn index (-want +got):\n%s", diff)
 	}
 	k.Spec.SourceRef.Namespace = "shared"
@@ -155,37 +154,5 @@ func TestArtifactChanged(t *testing.T) {
 	}
 	if p.Delete(event.DeleteEvent{Object: repo(a1)}) {
 		t.Error("Delete: want false")
-	}
-}
-
-func TestBecameReady(t *testing.T) {
-	t.Parallel()
-	ks := func(ready bool, gen, observed int64, rev string) *kustomizev1.Kustomization {
-		k := &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Generation: gen}}
-		k.Status.ObservedGeneration = observed
-		k.Status.LastAppliedRevision = rev
-		st := metav1.ConditionFalse
-		if ready {
-			st = metav1.ConditionTrue
-		}
-		k.Status.Conditions = []metav1.Condition{{Type: conditions.Ready, Status: st, ObservedGeneration: observed, Reason: "R"}}
-		return k
-	}
-	p := becameReady()
-	cases := []struct {
-		name     string
-		old, new *kustomizev1.Kustomization
-		want     bool
-	}{
-		{"turned ready", ks(false, 1, 1, ""), ks(true, 1, 1, "r1"), true},
-		{"new revision while ready", ks(true, 1, 1, "r1"), ks(true, 1, 1, "r2"), true},
-		{"still ready", ks(true, 1, 1, "r1"), ks(true, 1, 1, "r1"), false},
-		{"ready for an old generation", ks(false, 2, 1, ""), ks(true, 2, 1, "r1"), false},
-		{"turned not ready", ks(true, 1, 1, "r1"), ks(false, 1, 1, "r1"), false},
-	}
-	for _, tc := range cases {
-		if got := p.Update(event.UpdateEvent{ObjectOld: tc.old, ObjectNew: tc.new}); got != tc.want {
-			t.Errorf("%s: Update = %v, want %v", tc.name, got, tc.want)
-		}
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/gitopskit/kit/artifact/fetch"
 	"github.com/gitopskit/kit/artifact/server"
 	"github.com/gitopskit/kit/artifact/storage"
+	"github.com/gitopskit/kit/events/hub"
 	"github.com/gitopskit/kit/runtime/acl"
 	"github.com/gitopskit/kit/runtime/metrics"
 	"github.com/gitopskit/kit/runtime/options"
@@ -35,6 +36,7 @@ import (
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
 	"github.com/gitopskit/kit/examples/internal/controller"
 	"github.com/gitopskit/kit/examples/internal/controller/kustomize"
+	"github.com/gitopskit/kit/examples/internal/controller/notification"
 	"github.com/gitopskit/kit/examples/internal/controller/source"
 )
 
@@ -105,6 +107,9 @@ type Options struct {
 	// RequeueDependency is how often a Kustomization waiting for a
 	// dependency checks it again. Zero: the Kustomization's retry interval.
 	RequeueDependency time.Duration
+
+	// hubOptions are added to the event hub's (tests: a clock).
+	hubOptions []hub.Option
 }
 
 // DefaultOptions returns gitopsd's defaults. StoragePath has no default.
@@ -251,6 +256,8 @@ type Operator struct {
 	storage *storage.Storage
 	ln      net.Listener
 	baseURL string
+	// hub is the in-process event hub.
+	hub *hub.Hub
 }
 
 // New validates opts, creates the artifact storage, binds the artifact
@@ -303,7 +310,16 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 		return nil, err
 	}
 
-	ev, err := newEventRecorder(op.mgr, cfg, scheme, opts.EventsAddr)
+	// The Alerts and Providers the in-process hub routes events by; the
+	// Provider reconciler shares the built providers.
+	provs := &notification.Providers{Reader: op.mgr.GetClient()}
+	alerts := &notification.Alerts{Client: op.mgr.GetClient(), Providers: provs, ACL: policy}
+	h, err := addHub(op.mgr, alerts, opts.hubOptions...)
+	if err != nil {
+		return nil, err
+	}
+	op.hub = h
+	ev, err := newEventRecorder(op.mgr, cfg, scheme, h, opts.EventsAddr)
 	if err != nil {
 		return nil, err
 	}
@@ -357,6 +373,12 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 			Client: c, Config: applyCfg, Fetcher: fetch.New(fetchOpts...), ACL: policy, Concurrency: concurrency, Metrics: rec, Events: ev,
 			DefaultServiceAccount: opts.DefaultServiceAccount, DependencyRequeue: opts.RequeueDependency,
 			AllowRemoteBases: opts.AllowRemoteBases,
+		}).SetupWithManager},
+		{"provider", (&notification.ProviderReconciler{
+			Client: c, Providers: provs, Concurrency: concurrency, Metrics: rec, Events: ev,
+		}).SetupWithManager},
+		{"alert", (&notification.AlertReconciler{
+			Client: c, Concurrency: concurrency, Metrics: rec, Events: ev,
 		}).SetupWithManager},
 	}
 	for _, s := range setups {

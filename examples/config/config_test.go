@@ -294,7 +294,7 @@ func TestSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, err := filepath.Glob("samples/*.yaml")
-	if err != nil || len(files) != 4 {
+	if err != nil || len(files) < 6 {
 		t.Fatalf("samples: %v %v", files, err)
 	}
 	ns := env.Namespace(t)

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
 	controllers "github.com/gitopskit/kit/examples/internal/controller"
@@ -152,11 +153,19 @@ func (r *OCIRepositoryReconciler) imagePullSecrets(ctx context.Context, namespac
 // against a Sigstore trusted root — trusted_root.json of that Secret, else
 // the one gitopsd was started with (TrustedRoot).
 func (r *OCIRepositoryReconciler) verifyOptions(ctx context.Context, namespace string, v *sourcev1.OCIRepositoryVerification) (*oci.VerifyOptions, error) {
+	return cosignVerifyOptions(ctx, r.Client, r.TrustedRoot, namespace, v)
+}
+
+// cosignVerifyOptions is verifyOptions for any kind with an
+// OCIRepositoryVerification (OCIRepositories, HelmCharts of oci
+// repositories): the keys and identities it trusts, read with c, keyless
+// signatures checked against trusted when the Secret has no trusted root.
+func cosignVerifyOptions(ctx context.Context, c client.Client, trusted *TrustedRootFile, namespace string, v *sourcev1.OCIRepositoryVerification) (*oci.VerifyOptions, error) {
 	opts := &oci.VerifyOptions{}
 	var tm root.TrustedMaterial
 	where := "" // of the keys, for messages
 	if ref := v.SecretRef; ref != nil {
-		s, err := getSecret(ctx, r.Client, namespace, ref.Name)
+		s, err := getSecret(ctx, c, namespace, ref.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -184,8 +193,8 @@ func (r *OCIRepositoryReconciler) verifyOptions(ctx context.Context, namespace s
 			tm = tr
 		}
 	}
-	if tm == nil && r.TrustedRoot != nil && (len(v.MatchOIDCIdentity) > 0 || v.SecretRef == nil) {
-		tr, err := r.TrustedRoot.Get()
+	if tm == nil && trusted != nil && (len(v.MatchOIDCIdentity) > 0 || v.SecretRef == nil) {
+		tr, err := trusted.Get()
 		if err != nil {
 			return nil, err
 		}

@@ -92,6 +92,7 @@ func TestCommandRunsAndStops(t *testing.T) {
 		"--kubeconfig="+kubeconfig,
 		"--storage-path="+filepath.Join(dir, "storage"),
 		"--storage-addr=127.0.0.1:0",
+		"--receiver-addr=127.0.0.1:0",
 		"--health-addr="+health,
 		"--metrics-addr="+metrics,
 		"--enable-leader-election",

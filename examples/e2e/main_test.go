@@ -92,6 +92,7 @@ func startGitopsd(ctx context.Context) (<-chan error, error) {
 	opts := gitopsd.DefaultOptions()
 	opts.StoragePath = storage
 	opts.StorageAddr = "127.0.0.1:0"
+	opts.ReceiverAddr = "127.0.0.1:0"
 	opts.Controller.MetricsAddr = "0"
 	opts.Controller.HealthAddr = "0"
 	opts.Controller.Concurrency = 8

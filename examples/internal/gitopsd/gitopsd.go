@@ -110,14 +110,20 @@ type Options struct {
 
 	// hubOptions are added to the event hub's (tests: a clock).
 	hubOptions []hub.Option
+
+	// ReceiverAddr is the webhook receiver server's bind address, e.g.
+	// ":9292"; port 0 picks a free port (see Operator.ReceiverAddr). Empty
+	// disables the server. It runs on every replica.
+	ReceiverAddr string
 }
 
 // DefaultOptions returns gitopsd's defaults. StoragePath has no default.
 func DefaultOptions() Options {
 	return Options{
-		Controller:  options.DefaultOptions(Name),
-		Source:      DefaultSourceOptions(),
-		StorageAddr: DefaultStorageAddr,
+		Controller:   options.DefaultOptions(Name),
+		Source:       DefaultSourceOptions(),
+		StorageAddr:  DefaultStorageAddr,
+		ReceiverAddr: DefaultReceiverAddr,
 	}
 }
 
@@ -146,6 +152,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Refuse remote bases and files in kustomizations (default true; =false lets kustomize fetch them and run git from inside a tenant's build).")
 	fs.DurationVar(&o.RequeueDependency, "requeue-dependency", o.RequeueDependency,
 		"How often a Kustomization waiting for a dependency checks it again (default: its retry interval).")
+	fs.StringVar(&o.ReceiverAddr, "receiver-addr", o.ReceiverAddr,
+		"The address the webhook receiver server binds to, on every replica (empty: no receiver server).")
 }
 
 // Validate checks the options and returns every problem found, each naming
@@ -181,6 +189,9 @@ func (o *Options) Validate() error {
 	}
 	if o.RequeueDependency < 0 {
 		bad("requeue-dependency", "must not be negative")
+	}
+	if err := validReceiverAddr(o.ReceiverAddr); err != nil {
+		errs = append(errs, err)
 	}
 	if o.CrossNamespaceSelector != "" {
 		if o.NoCrossNamespaceRefs {
@@ -258,6 +269,8 @@ type Operator struct {
 	baseURL string
 	// hub is the in-process event hub.
 	hub *hub.Hub
+	// rln is the receiver server's listener; nil when it is disabled.
+	rln net.Listener
 }
 
 // New validates opts, creates the artifact storage, binds the artifact
@@ -283,9 +296,21 @@ func New(cfg *rest.Config, opts Options, extra ...func(*manager.Options)) (*Oper
 	if err != nil {
 		return nil, fmt.Errorf("artifact server: %w", err)
 	}
-	op, err := assemble(cfg, opts, policy, scheme, ln, extra)
+	rln, err := listenReceiver(opts.ReceiverAddr)
 	if err != nil {
 		ln.Close()
+		return nil, err
+	}
+	op, err := assemble(cfg, opts, policy, scheme, ln, extra)
+	if err == nil && rln != nil {
+		op.rln = rln
+		err = addReceiverServer(op.mgr, rln, policy, scheme)
+	}
+	if err != nil {
+		ln.Close()
+		if rln != nil {
+			rln.Close()
+		}
 		return nil, err
 	}
 	return op, nil
@@ -380,6 +405,9 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 		{"alert", (&notification.AlertReconciler{
 			Client: c, Concurrency: concurrency, Metrics: rec, Events: ev,
 		}).SetupWithManager},
+		{"receiver", (&notification.ReceiverReconciler{
+			Client: c, Scheme: scheme, ACL: policy, Concurrency: concurrency, Metrics: rec, Events: ev,
+		}).SetupWithManager},
 	}
 	for _, s := range setups {
 		if err := s.setup(op.mgr); err != nil {
@@ -454,6 +482,9 @@ func (o *Operator) ArtifactBaseURL() string { return o.baseURL }
 // shutdown caused by ctx.
 func (o *Operator) Start(ctx context.Context) error {
 	defer o.ln.Close()
+	if o.rln != nil {
+		defer o.rln.Close()
+	}
 	return o.mgr.Start(ctx)
 }
 

@@ -19,7 +19,12 @@ const ReceiverTokenKey = "token"
 const DefaultReceiverInterval = 10 * time.Minute
 
 // ReceiverSpec says which webhooks to accept and which objects they ask
-// to reconcile.
+// to reconcile. A resource named "*" selects by matchLabels, which it then
+// needs; a resource's apiVersion, when set, is of one of gitopsd's API
+// groups (*.gitopskit.dev): a webhook never makes gitopsd annotate other
+// objects.
+// +kubebuilder:validation:XValidation:rule="self.resources.all(r, r.name != '*' || (has(r.matchLabels) && size(r.matchLabels) > 0))",message="a resource named '*' needs matchLabels",fieldPath=".resources"
+// +kubebuilder:validation:XValidation:rule="self.resources.all(r, !has(r.apiVersion) || r.apiVersion.matches('^[a-z0-9.-]+[.]gitopskit[.]dev/[a-z0-9]+$'))",message="a resource's apiVersion must be of gitopsd's API groups (<group>.gitopskit.dev/<version>)",fieldPath=".resources"
 type ReceiverSpec struct {
 	// Type is the webhook sender (events/receivers' types).
 	// +required

@@ -11,7 +11,9 @@ import (
 
 	"github.com/gitopskit/kit/runtime/conditions"
 
+	helmv1 "github.com/gitopskit/kit/examples/api/helm/v1"
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
+	notificationv1 "github.com/gitopskit/kit/examples/api/notification/v1"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
 )
 
@@ -139,6 +141,51 @@ func kindTable() []*kind {
 				{"ATTEMPTED", []string{"status", "lastAttemptedRevision"}},
 			},
 			Create: kustomizationCreator,
+		},
+		{
+			Kind: helmv1.HelmReleaseKind, GroupVersion: helmv1.GroupVersion, Plural: "helmreleases",
+			Names:     []string{"hr", "helmrelease", "helmreleases"},
+			FluxGroup: "helm.toolkit.fluxcd.io",
+			Revision:  []string{"status", "lastAttemptedRevision"},
+			Attempted: []string{"status", "lastAttemptedRevision"},
+			Suspend:   []string{"spec", "suspend"},
+			SourceRef: []string{"spec", "chartRef"},
+			Inventory: []string{"status", "inventory", "entries"},
+			Columns: []column{
+				{"CHART", []string{"spec", "chart", "spec", "chart"}},
+				{"CHARTREF", []string{"spec", "chartRef", "name"}},
+				{"RELEASE", []string{"spec", "releaseName"}},
+			},
+		},
+		{
+			Kind: notificationv1.ProviderKind, GroupVersion: notificationv1.GroupVersion, Plural: "providers",
+			Names:     []string{"provider", "alert-provider", "alert-providers"},
+			FluxGroup: "notification.toolkit.fluxcd.io",
+			Suspend:   []string{"spec", "suspend"},
+			Columns: []column{
+				{"TYPE", []string{"spec", "type"}},
+				{"CHANNEL", []string{"spec", "channel"}},
+			},
+		},
+		{
+			Kind: notificationv1.AlertKind, GroupVersion: notificationv1.GroupVersion, Plural: "alerts",
+			Names:     []string{"alert"},
+			FluxGroup: "notification.toolkit.fluxcd.io",
+			Suspend:   []string{"spec", "suspend"},
+			Columns: []column{
+				{"PROVIDER", []string{"spec", "providerRef", "name"}},
+				{"SEVERITY", []string{"spec", "eventSeverity"}},
+			},
+		},
+		{
+			Kind: notificationv1.ReceiverKind, GroupVersion: notificationv1.GroupVersion, Plural: "receivers",
+			Names:     []string{"receiver"},
+			FluxGroup: "notification.toolkit.fluxcd.io",
+			Suspend:   []string{"spec", "suspend"},
+			Columns: []column{
+				{"TYPE", []string{"spec", "type"}},
+				{"WEBHOOK", []string{"status", "webhookPath"}},
+			},
 		},
 	}
 }

@@ -28,6 +28,9 @@ package controller
 // +kubebuilder:rbac:groups=source.gitopskit.dev,resources=buckets,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=source.gitopskit.dev,resources=buckets/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=source.gitopskit.dev,resources=buckets/finalizers,verbs=update
+// +kubebuilder:rbac:groups=source.gitopskit.dev,resources=helmrepositories;helmcharts,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=source.gitopskit.dev,resources=helmrepositories/status;helmcharts/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=source.gitopskit.dev,resources=helmrepositories/finalizers;helmcharts/finalizers,verbs=update
 // +kubebuilder:rbac:groups=kustomize.gitopskit.dev,resources=kustomizations,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=kustomize.gitopskit.dev,resources=kustomizations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=kustomize.gitopskit.dev,resources=kustomizations/finalizers,verbs=update

@@ -376,6 +376,8 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 		return nil, err
 	}
 	retention := opts.Source.Retention()
+	// HelmRepositories and HelmCharts share the parsed indexes.
+	indexes := source.NewIndexCache()
 	c := op.mgr.GetClient()
 	// The Kustomization reconciler builds its impersonating clients from
 	// this config: give them the manager's rate limit and user agent.
@@ -393,6 +395,13 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 		}).SetupWithManager},
 		{"bucket", (&source.BucketReconciler{
 			Client: c, Storage: op.storage, Retention: retention, Concurrency: concurrency, Metrics: rec, Events: ev,
+		}).SetupWithManager},
+		{"helmrepository", (&source.HelmRepositoryReconciler{
+			Client: c, Storage: op.storage, IndexCache: indexes, Retention: retention, Concurrency: concurrency, Metrics: rec, Events: ev,
+		}).SetupWithManager},
+		{"helmchart", (&source.HelmChartReconciler{
+			Client: c, Storage: op.storage, Fetcher: fetch.New(fetchOpts...), IndexCache: indexes, TrustedRoot: trustedRoot,
+			Retention: retention, Concurrency: concurrency, Metrics: rec, Events: ev,
 		}).SetupWithManager},
 		{"kustomization", (&kustomize.KustomizationReconciler{
 			Client: c, Config: applyCfg, Fetcher: fetch.New(fetchOpts...), ACL: policy, Concurrency: concurrency, Metrics: rec, Events: ev,

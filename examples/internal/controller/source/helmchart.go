@@ -42,6 +42,13 @@ const (
 	DefaultIndexCacheTTL = 15 * time.Minute
 )
 
+// NewIndexCache returns an index cache of DefaultIndexCacheSize and
+// DefaultIndexCacheTTL, for a HelmRepositoryReconciler and a
+// HelmChartReconciler to share.
+func NewIndexCache() *repo.Cache {
+	return repo.NewCache(DefaultIndexCacheSize, DefaultIndexCacheTTL)
+}
+
 // Condition reasons of the HelmChart reconciler (Flux's).
 const (
 	// reasonSourceUnavailable: the source is missing or has no artifact.
@@ -106,7 +113,7 @@ func (r *HelmChartReconciler) init() {
 			r.Fetcher = fetch.New()
 		}
 		if r.IndexCache == nil {
-			r.IndexCache = repo.NewCache(DefaultIndexCacheSize, DefaultIndexCacheTTL)
+			r.IndexCache = NewIndexCache()
 		}
 	})
 }

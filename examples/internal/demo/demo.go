@@ -85,6 +85,10 @@ type Result struct {
 	PollingLatency time.Duration
 	// PollInterval is the GitRepository interval of the polling step.
 	PollInterval time.Duration
+	// NotificationLatency is commit-to-notification for the broken
+	// manifest of the alert step: from the end of the push to the webhook
+	// sink having the failure notification.
+	NotificationLatency time.Duration
 }
 
 // demo is one run's state.
@@ -154,6 +158,7 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 		{"apply a change (reconcile request)", d.changeWithRequest},
 		{"prune a removed manifest", d.prune},
 		{"apply a change (interval polling)", d.changeWithPolling},
+		{"alert on a failure, once, and on its fix", d.alert},
 		{"show what the Kustomization applied", d.tree},
 	}
 	for _, s := range steps {
@@ -174,7 +179,8 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 	d.printf("\ncommit-to-applied latency (from the end of the push to the Kustomization having applied it):\n")
 	d.printf("  with a reconcile request   %8s   (gitopsctl %s after the push)\n", round(d.res.RequestLatency), strings.Join(reconcileArgs, " "))
 	d.printf("  pruning, with a request    %8s\n", round(d.res.PruneLatency))
-	d.printf("  with interval polling      %8s   (GitRepository interval %s, no request)\n\n", round(d.res.PollingLatency), d.res.PollInterval)
+	d.printf("  with interval polling      %8s   (GitRepository interval %s, no request)\n", round(d.res.PollingLatency), d.res.PollInterval)
+	d.printf("  a failure, to its alert    %8s   (push of a broken manifest to the webhook's notification)\n\n", round(d.res.NotificationLatency))
 	return &d.res, nil
 }
 

@@ -81,6 +81,7 @@ func TestRenderedObjects(t *testing.T) {
 		"CustomResourceDefinition /buckets.source.gitopskit.dev",
 		"CustomResourceDefinition /gitrepositories.source.gitopskit.dev",
 		"CustomResourceDefinition /helmcharts.source.gitopskit.dev",
+		"CustomResourceDefinition /helmreleases.helm.gitopskit.dev",
 		"CustomResourceDefinition /helmrepositories.source.gitopskit.dev",
 		"CustomResourceDefinition /kustomizations.kustomize.gitopskit.dev",
 		"CustomResourceDefinition /ocirepositories.source.gitopskit.dev",

@@ -13,7 +13,11 @@
 // serviceAccountName names) and Namespaces (the labels a
 // --cross-namespace-selector matches) are read one at a time and never
 // cached (UncachedObjects), so gitopsd only needs get on them: no list or
-// watch of every Secret in the cluster.
+// watch of every Secret in the cluster. The one exception is the
+// HelmRelease controller's watch of the ConfigMaps and Secrets labelled
+// reconcile.gitopskit.dev/watch=Enabled (valuesFrom changes): its informer
+// lists and watches by that label only and keeps no data, but RBAC cannot
+// grant list and watch by label, hence list;watch on both.
 //
 // Lifecycle is the part of a reconcile the reconcilers share: reading the
 // object, runtime/metrics series, suspend, finalizer, conditions and the
@@ -37,7 +41,12 @@ package controller
 // +kubebuilder:rbac:groups=notification.gitopskit.dev,resources=providers;alerts;receivers,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=notification.gitopskit.dev,resources=providers/status;alerts/status;receivers/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=notification.gitopskit.dev,resources=providers/finalizers;alerts/finalizers;receivers/finalizers,verbs=update
+// +kubebuilder:rbac:groups=helm.gitopskit.dev,resources=helmreleases,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=helm.gitopskit.dev,resources=helmreleases/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=helm.gitopskit.dev,resources=helmreleases/finalizers,verbs=update
+// +kubebuilder:rbac:groups=source.gitopskit.dev,resources=helmcharts,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets;configmaps;namespaces,verbs=get
+// +kubebuilder:rbac:groups="",resources=secrets;configmaps,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;impersonate
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -31,10 +31,12 @@ import (
 	"github.com/gitopskit/kit/runtime/metrics"
 	"github.com/gitopskit/kit/runtime/options"
 
+	helmv1 "github.com/gitopskit/kit/examples/api/helm/v1"
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
 	notificationv1 "github.com/gitopskit/kit/examples/api/notification/v1"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
 	"github.com/gitopskit/kit/examples/internal/controller"
+	"github.com/gitopskit/kit/examples/internal/controller/helm"
 	"github.com/gitopskit/kit/examples/internal/controller/kustomize"
 	"github.com/gitopskit/kit/examples/internal/controller/notification"
 	"github.com/gitopskit/kit/examples/internal/controller/source"
@@ -250,7 +252,7 @@ func (o *Options) Policy() (acl.Policy, error) {
 func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
-		clientgoscheme.AddToScheme, sourcev1.AddToScheme, kustomizev1.AddToScheme,
+		clientgoscheme.AddToScheme, sourcev1.AddToScheme, kustomizev1.AddToScheme, helmv1.AddToScheme,
 		notificationv1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
@@ -407,6 +409,11 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 			Client: c, Config: applyCfg, Fetcher: fetch.New(fetchOpts...), ACL: policy, Concurrency: concurrency, Metrics: rec, Events: ev,
 			DefaultServiceAccount: opts.DefaultServiceAccount, DependencyRequeue: opts.RequeueDependency,
 			AllowRemoteBases: opts.AllowRemoteBases,
+		}).SetupWithManager},
+		{"helmrelease", (&helm.HelmReleaseReconciler{
+			Client: c, APIReader: op.mgr.GetAPIReader(), Config: applyCfg, Fetcher: fetch.New(fetchOpts...), ACL: policy,
+			Concurrency: concurrency, Metrics: rec, Events: ev,
+			DefaultServiceAccount: opts.DefaultServiceAccount, DependencyRequeue: opts.RequeueDependency,
 		}).SetupWithManager},
 		{"provider", (&notification.ProviderReconciler{
 			Client: c, Providers: provs, Concurrency: concurrency, Metrics: rec, Events: ev,

@@ -12,6 +12,7 @@ import (
 
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
 	"github.com/gitopskit/kit/examples/api/meta"
+	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
 )
 
 // HelmReleaseKind is the kind of HelmRelease.
@@ -195,7 +196,8 @@ type HelmChartTemplateSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=256
 	Version string `json:"version,omitempty"`
-	// SourceRef is the HelmRepository, GitRepository or Bucket.
+	// SourceRef is the HelmRepository, GitRepository, OCIRepository or
+	// Bucket.
 	// +required
 	SourceRef CrossNamespaceObjectReference `json:"sourceRef"`
 	// Interval is how often the HelmChart looks for a new version; the
@@ -216,20 +218,10 @@ type HelmChartTemplateSpec struct {
 	// IgnoreMissingValuesFiles skips values files that do not exist.
 	// +optional
 	IgnoreMissingValuesFiles bool `json:"ignoreMissingValuesFiles,omitempty"`
-	// Verify checks the chart's signature.
+	// Verify checks the chart's signature (an OCI chart), as the
+	// HelmChart's spec.verify.
 	// +optional
-	Verify *HelmChartTemplateVerification `json:"verify,omitempty"`
-}
-
-// HelmChartTemplateVerification says how a chart's signature is checked.
-type HelmChartTemplateVerification struct {
-	// Provider of the signature.
-	// +required
-	// +kubebuilder:validation:Enum=cosign;notation
-	Provider string `json:"provider"`
-	// SecretRef names a Secret with the public keys.
-	// +optional
-	SecretRef *meta.LocalObjectReference `json:"secretRef,omitempty"`
+	Verify *sourcev1.OCIRepositoryVerification `json:"verify,omitempty"`
 }
 
 // CrossNamespaceObjectReference names the source of a HelmChart.
@@ -239,7 +231,7 @@ type CrossNamespaceObjectReference struct {
 	APIVersion string `json:"apiVersion,omitempty"`
 	// Kind of the source.
 	// +required
-	// +kubebuilder:validation:Enum=HelmRepository;GitRepository;Bucket
+	// +kubebuilder:validation:Enum=HelmRepository;GitRepository;OCIRepository;Bucket
 	Kind string `json:"kind"`
 	// Name of the source.
 	// +required

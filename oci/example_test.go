@@ -67,3 +67,19 @@ func Example() {
 	// true true main@sha1:0000000000000000000000000000000000000000
 	// true
 }
+
+func ExampleTagPolicy() {
+	p, err := oci.NewTagPolicy(oci.TagPolicySpec{
+		FilterPattern: `^main-(?P<ts>\d+)-[a-f0-9]+$`, Extract: "$ts",
+		Numerical: oci.Ascending,
+	})
+	if err != nil {
+		panic(err)
+	}
+	latest, err := p.Latest([]string{"main-1764600000-9c0ffee", "main-1764690000-3f2a1b0", "v1.2.0", "latest"})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(latest.Tag, latest.Value)
+	// Output: main-1764690000-3f2a1b0 1764690000
+}

@@ -20,6 +20,10 @@ type ListOptions struct {
 	SemVer string
 	// TagRegexp keeps the tags this regular expression matches.
 	TagRegexp string
+	// Exclude drops the tags any of these regular expressions match, as
+	// Flux's ImageRepository exclusionList does (signature, attestation and
+	// SBOM tags are dropped whatever Exclude says).
+	Exclude []string
 	// Limit bounds the number of tags read from the registry (default
 	// 100,000).
 	Limit int
@@ -60,6 +64,14 @@ func (c *Client) list(ctx context.Context, r name.Repository, o ListOptions) ([]
 			return nil, fmt.Errorf("tag regexp: %w", err)
 		}
 	}
+	exclude := make([]*regexp.Regexp, 0, len(o.Exclude))
+	for _, x := range o.Exclude {
+		re, err := regexp.Compile(x)
+		if err != nil {
+			return nil, fmt.Errorf("exclude regexp %q: %w", x, err)
+		}
+		exclude = append(exclude, re)
+	}
 	var constraint *semver.Constraints
 	if o.SemVer != "" {
 		var err error
@@ -87,7 +99,7 @@ func (c *Client) list(ctx context.Context, r name.Repository, o ListOptions) ([]
 			if seen > limit {
 				return nil, fmt.Errorf("list %s: %w: more than %d tags", r, ErrTooLarge, limit)
 			}
-			if isSupportTag(t) || (re != nil && !re.MatchString(t)) {
+			if isSupportTag(t) || (re != nil && !re.MatchString(t)) || excluded(exclude, t) {
 				continue
 			}
 			tags = append(tags, t)
@@ -123,6 +135,15 @@ func (c *Client) list(ctx context.Context, r name.Repository, o ListOptions) ([]
 		out[i] = vs[i].tag
 	}
 	return out, nil
+}
+
+func excluded(res []*regexp.Regexp, tag string) bool {
+	for _, re := range res {
+		if re.MatchString(tag) {
+			return true
+		}
+	}
+	return false
 }
 
 // selectTag returns the best tag of r for o: the highest version, or the

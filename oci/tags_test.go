@@ -46,6 +46,8 @@ func TestListFilters(t *testing.T) {
 		{"semver star", oci.ListOptions{SemVer: "*"}, []string{"v2.0.0", "1.1.0", "1.0.0"}},
 		{"regexp", oci.ListOptions{TagRegexp: `^main-`}, []string{"main-abc123"}},
 		{"regexp and semver", oci.ListOptions{TagRegexp: `^v`, SemVer: ">=1.0.0"}, []string{"v2.0.0"}},
+		{"exclusion list", oci.ListOptions{Exclude: []string{`^latest$`, `^main-`}}, []string{"1.0.0", "1.1.0", "1.2.0-rc.1", "v2.0.0"}},
+		{"exclusion list cannot bring support tags back", oci.ListOptions{Exclude: []string{`^$`}}, []string{"1.0.0", "1.1.0", "1.2.0-rc.1", "latest", "main-abc123", "v2.0.0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,6 +63,9 @@ func TestListFilters(t *testing.T) {
 	}
 	if _, err := c.List(ctx(t), repo, oci.ListOptions{TagRegexp: "("}); err == nil {
 		t.Fatal("bad regexp accepted")
+	}
+	if _, err := c.List(ctx(t), repo, oci.ListOptions{Exclude: []string{"["}}); err == nil || !strings.Contains(err.Error(), "exclude regexp") {
+		t.Fatalf("bad exclusion regexp: %v", err)
 	}
 	if _, err := c.List(ctx(t), repo, oci.ListOptions{Limit: 3}); !errors.Is(err, oci.ErrTooLarge) {
 		t.Fatalf("want ErrTooLarge over the limit, got %v", err)

@@ -126,6 +126,33 @@ func kindTable() []*kind {
 			},
 		},
 		{
+			Kind: sourcev1.HelmRepositoryKind, GroupVersion: sourcev1.GroupVersion, Plural: "helmrepositories",
+			Names:     []string{"helmrepo", "helmrepos", "source helm", "sources helm"},
+			Source:    true,
+			FluxGroup: "source.toolkit.fluxcd.io",
+			Revision:  []string{"status", "artifact", "revision"},
+			Suspend:   []string{"spec", "suspend"},
+			Columns: []column{
+				{"URL", []string{"spec", "url"}},
+				{"TYPE", []string{"spec", "type"}},
+			},
+		},
+		{
+			Kind: sourcev1.HelmChartKind, GroupVersion: sourcev1.GroupVersion, Plural: "helmcharts",
+			Names:     []string{"hc", "helmchart", "source chart", "sources chart"},
+			Source:    true,
+			FluxGroup: "source.toolkit.fluxcd.io",
+			Revision:  []string{"status", "artifact", "revision"},
+			Attempted: []string{"status", "observedSourceArtifactRevision"},
+			Suspend:   []string{"spec", "suspend"},
+			SourceRef: []string{"spec", "sourceRef"},
+			Columns: []column{
+				{"CHART", []string{"spec", "chart"}},
+				{"VERSION", []string{"spec", "version"}},
+				{"SOURCE", []string{"spec", "sourceRef", "name"}},
+			},
+		},
+		{
 			Kind: kustomizev1.KustomizationKind, GroupVersion: kustomizev1.GroupVersion, Plural: "kustomizations",
 			Names:      []string{"ks"},
 			FluxGroup:  "kustomize.toolkit.fluxcd.io",

@@ -1,0 +1,44 @@
+package gitopsctl
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
+)
+
+// HelmRepositories and HelmCharts are in the table of kinds: get (with
+// their columns and among the sources, under Flux's "sources helm" and
+// "sources chart" too), suspend and export.
+func TestHelmSources(t *testing.T) {
+	t.Parallel()
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	hr := &sourcev1.HelmRepository{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "charts"},
+		Spec:       sourcev1.HelmRepositorySpec{URL: "http://127.0.0.1:1/charts", Interval: metav1.Duration{Duration: time.Hour}},
+	}
+	hc := &sourcev1.HelmChart{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "app"},
+		Spec: sourcev1.HelmChartSpec{
+			Chart: "podinfo", Version: "6.x", Interval: metav1.Duration{Duration: time.Hour},
+			SourceRef: sourcev1.LocalHelmChartSourceReference{Kind: sourcev1.HelmRepositoryKind, Name: "charts"},
+		},
+	}
+	if err := env.Client().Create(ctx, hr); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client().Create(ctx, hc); err != nil {
+		t.Fatal(err)
+	}
+	c := newCtl(t)
+	expect(t, c.run("get", "helmrepositories", "-n", ns, "-o", "wide"), ExitOK, "NAME", "URL", "TYPE", "charts", "http://127.0.0.1:1/charts", "default")
+	expect(t, c.run("get", "sources", "chart", "-n", ns, "-o", "wide"), ExitOK, "CHART", "VERSION", "SOURCE", "app", "podinfo", "6.x", "charts")
+	expect(t, c.run("get", "sources", "-n", ns), ExitOK, "helmrepository/charts", "helmchart/app")
+	expect(t, c.run("suspend", "hc", "app", "-n", ns), ExitOK)
+	expect(t, c.run("export", "helmchart", "app", "-n", ns), ExitOK, "kind: HelmChart", "chart: podinfo", "suspend: true")
+	expect(t, c.run("export", "source", "helm", "charts", "-n", ns), ExitOK, "kind: HelmRepository", "url: http://127.0.0.1:1/charts")
+}

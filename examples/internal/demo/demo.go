@@ -83,6 +83,9 @@ type Result struct {
 	PruneLatency time.Duration
 	// PollingLatency is commit-to-applied with interval polling only.
 	PollingLatency time.Duration
+	// WebhookLatency is commit-to-applied through gitopsd's webhook
+	// receiver: a GitHub push event posted after the push.
+	WebhookLatency time.Duration
 	// PollInterval is the GitRepository interval of the polling step.
 	PollInterval time.Duration
 	// NotificationLatency is commit-to-notification for the broken
@@ -103,6 +106,8 @@ type demo struct {
 	remote  *gogit.Client
 	work    string
 	res     Result
+	// receiverAddr is gitopsd's webhook receiver server, host:port.
+	receiverAddr string
 }
 
 // Run runs the demo until every step succeeded, one failed or ctx ended,
@@ -157,6 +162,7 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 		{"sync the sample application", d.firstSync},
 		{"apply a change (reconcile request)", d.changeWithRequest},
 		{"prune a removed manifest", d.prune},
+		{"apply a change (webhook receiver)", d.changeWithWebhook},
 		{"apply a change (interval polling)", d.changeWithPolling},
 		{"alert on a failure, once, and on its fix", d.alert},
 		{"show what the Kustomization applied", d.tree},
@@ -179,6 +185,7 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 	d.printf("\ncommit-to-applied latency (from the end of the push to the Kustomization having applied it):\n")
 	d.printf("  with a reconcile request   %8s   (gitopsctl %s after the push)\n", round(d.res.RequestLatency), strings.Join(reconcileArgs, " "))
 	d.printf("  pruning, with a request    %8s\n", round(d.res.PruneLatency))
+	d.printf("  with a webhook             %8s   (GitHub push event to gitopsd's receiver after the push)\n", round(d.res.WebhookLatency))
 	d.printf("  with interval polling      %8s   (GitRepository interval %s, no request)\n", round(d.res.PollingLatency), d.res.PollInterval)
 	d.printf("  a failure, to its alert    %8s   (push of a broken manifest to the webhook's notification)\n\n", round(d.res.NotificationLatency))
 	return &d.res, nil

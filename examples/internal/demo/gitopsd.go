@@ -55,6 +55,7 @@ func (d *demo) startInProcess(ctx context.Context, logf *os.File, storage string
 	opts := gitopsd.DefaultOptions()
 	opts.StoragePath = storage
 	opts.StorageAddr = "127.0.0.1:0"
+	opts.ReceiverAddr = "127.0.0.1:0"
 	opts.Controller.MetricsAddr = "0"
 	opts.Controller.HealthAddr = "0"
 	opts.Controller.LogFormat = "text"
@@ -63,6 +64,7 @@ func (d *demo) startInProcess(ctx context.Context, logf *os.File, storage string
 	if err != nil {
 		return nil, err
 	}
+	d.receiverAddr = op.ReceiverAddr().String()
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- op.Start(runCtx) }()
@@ -98,10 +100,14 @@ func (d *demo) startBinary(ctx context.Context, logf *os.File, storage string) (
 	if err != nil {
 		return nil, err
 	}
+	if d.receiverAddr, err = freeAddr(); err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(d.opts.GitopsdBinary,
 		"--kubeconfig="+kubeconfig,
 		"--storage-path="+storage,
 		"--storage-addr=127.0.0.1:0",
+		"--receiver-addr="+d.receiverAddr,
 		"--metrics-addr=0",
 		"--health-addr="+healthAddr,
 		"--log-format=text",

@@ -92,6 +92,13 @@ type Result struct {
 	// manifest of the alert step: from the end of the push to the webhook
 	// sink having the failure notification.
 	NotificationLatency time.Duration
+	// HelmInstalled is the time from creating the HelmRelease (chart from
+	// git) to it being Ready with the release installed.
+	HelmInstalled time.Duration
+	// HelmUpgradeLatency is commit-to-released for a values change: from
+	// the end of the push of the values ConfigMap to the HelmRelease Ready
+	// at the upgraded revision.
+	HelmUpgradeLatency time.Duration
 }
 
 // demo is one run's state.
@@ -165,6 +172,7 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 		{"apply a change (webhook receiver)", d.changeWithWebhook},
 		{"apply a change (interval polling)", d.changeWithPolling},
 		{"alert on a failure, once, and on its fix", d.alert},
+		{"install and upgrade a Helm release", d.helmRelease},
 		{"show what the Kustomization applied", d.tree},
 	}
 	for _, s := range steps {
@@ -187,7 +195,8 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 	d.printf("  pruning, with a request    %8s\n", round(d.res.PruneLatency))
 	d.printf("  with a webhook             %8s   (GitHub push event to gitopsd's receiver after the push)\n", round(d.res.WebhookLatency))
 	d.printf("  with interval polling      %8s   (GitRepository interval %s, no request)\n", round(d.res.PollingLatency), d.res.PollInterval)
-	d.printf("  a failure, to its alert    %8s   (push of a broken manifest to the webhook's notification)\n\n", round(d.res.NotificationLatency))
+	d.printf("  a failure, to its alert    %8s   (push of a broken manifest to the webhook's notification)\n", round(d.res.NotificationLatency))
+	d.printf("  a values change, released  %8s   (push of a HelmRelease's valuesFrom ConfigMap to the upgraded revision)\n\n", round(d.res.HelmUpgradeLatency))
 	return &d.res, nil
 }
 

@@ -66,7 +66,7 @@ func (as *Alerts) Alerts(ctx context.Context, e *events.Event) ([]*hub.Alert, er
 	for i := range list.Items {
 		a := &list.Items[i]
 		seen[a.UID] = true
-		if a.Spec.Suspend || !a.DeletionTimestamp.IsZero() || !as.mayHear(ctx, a, e) {
+		if a.Spec.Suspend || !a.DeletionTimestamp.IsZero() || !mayMatch(a, e) || !as.mayHear(ctx, a, e) {
 			continue
 		}
 		ha, err := as.build(ctx, a)
@@ -80,6 +80,23 @@ func (as *Alerts) Alerts(ctx context.Context, e *events.Event) ([]*hub.Alert, er
 	}
 	as.sweep(seen)
 	return out, nil
+}
+
+// mayMatch reports whether one of a's sources names the event's kind and
+// namespace: the others are not worth a policy check (a Namespace read
+// under a selector policy) or a provider.
+func mayMatch(a *notificationv1.Alert, e *events.Event) bool {
+	o := e.InvolvedObject
+	for _, s := range a.Spec.EventSources {
+		ns := s.Namespace
+		if ns == "" {
+			ns = a.Namespace
+		}
+		if (s.Kind == o.Kind || s.Kind == "*") && (ns == o.Namespace || ns == "*") {
+			return true
+		}
+	}
+	return false
 }
 
 // mayHear reports whether a's namespace may refer to the event's object:

@@ -47,10 +47,10 @@ func TestNotificationFieldValidation(t *testing.T) {
 		"provider everything": provider("  type: slack\n  address: https://hooks.slack.com/services/x\n  channel: '#gitops'\n" +
 			"  username: gitopsd\n  secretRef: {name: slack}\n  certSecretRef: {name: ca}\n  proxySecretRef: {name: proxy}\n" +
 			"  timeout: 15s\n  interval: 10m\n  suspend: false\n"),
-		"provider minimal":      provider("  type: generic\n"),
-		"provider mattermost":   provider("  type: mattermost\n"),
-		"provider azuredevops":  provider("  type: azuredevops\n  address: https://dev.azure.com/org/project/_git/repo\n"),
-		"provider timeout ms":   provider("  type: github\n  timeout: 500ms\n"),
+		"provider minimal":     provider("  type: generic\n"),
+		"provider mattermost":  provider("  type: mattermost\n"),
+		"provider azuredevops": provider("  type: azuredevops\n  address: https://dev.azure.com/org/project/_git/repo\n"),
+		"provider timeout ms":  provider("  type: github\n  timeout: 500ms\n"),
 		"alert everything": alert("  eventSeverity: error\n" +
 			"  eventSources:\n  - {kind: Kustomization, name: '*', namespace: apps, matchLabels: {team: a}}\n" +
 			"  - {apiVersion: source.gitopskit.dev/v1, kind: GitRepository, name: app}\n" +

@@ -1,6 +1,7 @@
 // Package controller holds gitopsd's reconcilers: GitRepository,
 // OCIRepository and Bucket (package source), Kustomization (package
-// kustomize).
+// kustomize), Provider and Alert (package notification, with the Alerts
+// gitopsd's event hub routes by).
 //
 // This file carries the RBAC markers from which make generate writes
 // config/rbac/role.yaml: the permissions gitopsd needs for its own objects.

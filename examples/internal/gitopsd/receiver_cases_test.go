@@ -111,6 +111,22 @@ func (h *hookEnv) testRefused(t *testing.T) {
 	}
 }
 
+// testMissingResource: a named resource that does not exist fails the
+// webhook (500, so the sender retries) after the others were annotated.
+func (h *hookEnv) testMissingResource(t *testing.T) {
+	t.Parallel()
+	ns := h.namespace(t, false)
+	repo := h.gitRepository(t, ns, "app", nil)
+	r, _ := h.receiver(t, ns, "generic", receivers.TypeGeneric, nil, gitRepositoryRef("absent", ""), gitRepositoryRef("app", ""))
+	path := h.ready(t, r)
+	if code := h.post(t, h.url, path, nil, []byte(`{}`)); code != http.StatusInternalServerError {
+		t.Errorf("a missing resource: %d, want 500", code)
+	}
+	if h.requestedAt(t, repo) == "" {
+		t.Error("the existing GitRepository was not asked to reconcile")
+	}
+}
+
 // testGenericHMAC: X-Signature sha256 (and sha512) verified, a wrong key
 // refused.
 func (h *hookEnv) testGenericHMAC(t *testing.T) {
@@ -433,6 +449,20 @@ func (h *hookEnv) testNoLeaks(t *testing.T) {
 	}
 	texts = append(texts, log)
 	all := strings.Join(texts, "\n")
+	// Paths: not in Events (they reach the hub) nor in the log.
+	paths := 0
+	for _, r := range rs.Items {
+		if p := r.Status.WebhookPath; p != "" {
+			paths++
+			digest := strings.TrimPrefix(p, receivers.PathPrefix)
+			if strings.Contains(all, digest) {
+				t.Errorf("the webhook path of Receiver %s/%s appears in an event or the log", r.Namespace, r.Name)
+			}
+		}
+	}
+	if paths == 0 {
+		t.Error("no Receiver has a path: the check would prove nothing")
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.tokens) == 0 || len(rs.Items) == 0 {

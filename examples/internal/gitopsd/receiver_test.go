@@ -349,6 +349,7 @@ func TestReceiverServer(t *testing.T) {
 		t.Run("github push annotates a GitRepository and Kustomizations by label", func(t *testing.T) { h.testGitHub(t) })
 		t.Run("refused webhooks annotate nothing", func(t *testing.T) { h.testRefused(t) })
 		t.Run("generic-hmac", func(t *testing.T) { h.testGenericHMAC(t) })
+		t.Run("a missing resource", func(t *testing.T) { h.testMissingResource(t) })
 		t.Run("gitlab", func(t *testing.T) { h.testGitLab(t) })
 		t.Run("suspended", func(t *testing.T) { h.testSuspended(t) })
 		t.Run("token missing, then created", func(t *testing.T) { h.testTokenMissing(t) })

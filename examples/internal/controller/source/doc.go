@@ -1,5 +1,6 @@
 // Package source holds gitopsd's source reconcilers: GitRepositoryReconciler,
-// OCIRepositoryReconciler and BucketReconciler. Each turns a source object into an artifact — a
+// OCIRepositoryReconciler, BucketReconciler, HelmRepositoryReconciler and
+// HelmChartReconciler. Each turns a source object into an artifact — a
 // reproducible tar.gz in an artifact/storage directory, served over HTTP —
 // and records it in status.artifact for consumers such as Kustomizations.
 //
@@ -48,4 +49,13 @@
 //
 // OCIRepository revisions are "<tag>@sha256:<manifest digest>" (or
 // "sha256:<digest>" for a digest reference).
+//
+// HelmRepository revisions are "sha256:<hex>" of the index.yaml, stored as
+// fetched (a repository of type oci has no artifact). HelmChart revisions
+// are the packaged chart's version; a HelmChart's source revision (the
+// index's, an OCI chart's "<version>@sha256:<digest>", a Git/OCI/Bucket
+// artifact's) is status.observedSourceArtifactRevision, and the charts of
+// a source are found through a field index and reconciled when its
+// artifact changes. Indexes are parsed once per digest into a repo.Cache
+// both reconcilers share.
 package source

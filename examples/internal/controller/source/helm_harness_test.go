@@ -35,8 +35,8 @@ type helmLimits struct {
 	maxIndex, maxChart int64
 }
 
-// newHelmHarness runs the GitRepository, HelmRepository and HelmChart
-// reconcilers (sharing one index cache, as gitopsd does) in a manager of
+// newHelmHarness runs the GitRepository, OCIRepository, Bucket,
+// HelmRepository and HelmChart reconcilers (sharing one index cache, as gitopsd does) in a manager of
 // their own over the test's namespace, storing into an artifact server of
 // their own, with their events collected.
 func newHelmHarness(t *testing.T, l helmLimits) (*harness, *eventLog) {
@@ -63,6 +63,8 @@ func newHelmHarness(t *testing.T, l helmLimits) (*harness, *eventLog) {
 	indexes := repo.NewCache(64<<20, time.Minute)
 	setups := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&source.GitRepositoryReconciler{Client: mgr.GetClient(), Storage: srv.Storage(), Metrics: rec, Events: events.recorder},
+		&source.OCIRepositoryReconciler{Client: mgr.GetClient(), Storage: srv.Storage(), Metrics: rec, Events: events.recorder},
+		&source.BucketReconciler{Client: mgr.GetClient(), Storage: srv.Storage(), Metrics: rec, Events: events.recorder},
 		&source.HelmRepositoryReconciler{Client: mgr.GetClient(), Storage: srv.Storage(), IndexCache: indexes,
 			MaxIndexSize: l.maxIndex, Metrics: rec, Events: events.recorder},
 		&source.HelmChartReconciler{Client: mgr.GetClient(), Storage: srv.Storage(), IndexCache: indexes,

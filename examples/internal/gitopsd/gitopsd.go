@@ -419,7 +419,7 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 			Client: c, Providers: provs, Concurrency: concurrency, Metrics: rec, Events: ev,
 		}).SetupWithManager},
 		{"alert", (&notification.AlertReconciler{
-			Client: c, Concurrency: concurrency, Metrics: rec, Events: ev,
+			Client: c, ACL: policy, Concurrency: concurrency, Metrics: rec, Events: ev,
 		}).SetupWithManager},
 		{"receiver", (&notification.ReceiverReconciler{
 			Client: c, Scheme: scheme, ACL: policy, Concurrency: concurrency, Metrics: rec, Events: ev,

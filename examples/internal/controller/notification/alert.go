@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	crreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/gitopskit/kit/runtime/acl"
 	"github.com/gitopskit/kit/runtime/conditions"
 	"github.com/gitopskit/kit/runtime/metrics"
 	"github.com/gitopskit/kit/runtime/reconcile"
@@ -40,6 +41,10 @@ const (
 	// ProviderNotReadyReason: the Provider is not Ready (its Secrets do
 	// not resolve).
 	ProviderNotReadyReason = "ProviderNotReady"
+	// SourceAccessDeniedReason: an event source names a namespace the
+	// cross-namespace policy does not let the Alert's namespace reach
+	// (retried: a namespace label may change that).
+	SourceAccessDeniedReason = "AccessDenied"
 )
 
 // providerRefIndex maps an Alert to the name of its Provider.
@@ -55,6 +60,9 @@ var alertConditions = []string{conditions.Ready, conditions.Reconciling, conditi
 type AlertReconciler struct {
 	// Client reads and writes Alerts and reads Providers.
 	Client client.Client
+	// ACL is the cross-namespace policy the hub applies too; the zero
+	// Policy keeps event sources in the Alert's namespace.
+	ACL acl.Policy
 	// Concurrency is how many Alerts are reconciled in parallel; 0 means
 	// 1.
 	Concurrency int
@@ -123,6 +131,18 @@ func (r *AlertReconciler) reconcile(ctx context.Context, a *notificationv1.Alert
 	}
 	if _, err := compileAll("exclusionList", a.Spec.ExclusionList); err != nil {
 		return summary, reconcile.Stall(InvalidExpressionReason, err)
+	}
+	for i, src := range a.Spec.EventSources {
+		if src.Namespace == "" || src.Namespace == "*" || src.Namespace == a.Namespace {
+			continue
+		}
+		err := r.ACL.Check(ctx, r.Client, a.Namespace, src.Namespace)
+		if errors.Is(err, acl.ErrAccessDenied) {
+			return summary, reconcile.Fail(SourceAccessDeniedReason, fmt.Errorf("spec.eventSources[%d]: %w", i, err))
+		}
+		if err != nil {
+			return summary, err
+		}
 	}
 	p := &notificationv1.Provider{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: a.Namespace, Name: a.Spec.ProviderRef.Name}, p)

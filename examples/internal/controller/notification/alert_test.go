@@ -161,7 +161,8 @@ func TestAlertMetadata(t *testing.T) {
 // namespaces labelled trustedLabel=true may reach others): an Alert of a
 // trusted namespace hears the namespace it names, or every namespace with
 // "*"; an Alert of another namespace naming the same hears nothing from
-// outside its own.
+// outside its own, and one naming another namespace is Ready=False
+// AccessDenied.
 func TestAlertCrossNamespace(t *testing.T) {
 	trusted := newFixture(t)
 	untrusted := anotherFixture(t)
@@ -180,8 +181,15 @@ func TestAlertCrossNamespace(t *testing.T) {
 	for _, f := range []*fixture{trusted, untrusted} {
 		f.ready(f.provider("named"))
 		f.ready(f.provider("star"))
-		f.ready(f.alert("named", "named", spec(other)))
 		f.ready(f.alert("star", "star", spec("*")))
+	}
+	trusted.ready(trusted.alert("named", "named", spec(other)))
+	// The untrusted Alert naming another namespace says why it hears
+	// nothing from there.
+	denied := untrusted.alert("named", "named", spec(other))
+	untrusted.waitFor(denied, func() bool { return reason(denied) == SourceAccessDeniedReason })
+	if c := conditions.Get(denied, conditions.Ready); !strings.Contains(c.Message, "spec.eventSources[0]") || !strings.Contains(c.Message, other) {
+		t.Errorf("AccessDenied message: %s", c.Message)
 	}
 	if got := messages(trusted.submit("named", event(other, "app", "info", "from other to named"))); !cmp.Equal(got, []string{"from other to named"}) {
 		t.Errorf("trusted Alert naming the namespace: got %q", got)

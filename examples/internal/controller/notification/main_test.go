@@ -124,7 +124,8 @@ func startManager(ctx context.Context) (<-chan struct{}, error) {
 	}
 	// Secrets read again at every use: a changed Secret shows at once.
 	provs := &Providers{Reader: mgr.GetClient(), Recheck: -1}
-	alerts := &Alerts{Client: mgr.GetClient(), Providers: provs, ACL: acl.AllowNamespaceSelector(sel)}
+	policy := acl.AllowNamespaceSelector(sel)
+	alerts := &Alerts{Client: mgr.GetClient(), Providers: provs, ACL: policy}
 	testHub = NewHub(alerts, hub.WithRetries(1, 10*time.Millisecond, 10*time.Millisecond))
 	if err := testHub.Register(hubRegistry); err != nil {
 		return nil, err
@@ -135,7 +136,7 @@ func startManager(ctx context.Context) (<-chan struct{}, error) {
 	if err := (&ProviderReconciler{Client: mgr.GetClient(), Providers: provs, Concurrency: 4, Metrics: rec}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
-	if err := (&AlertReconciler{Client: mgr.GetClient(), Concurrency: 4, Metrics: rec}).SetupWithManager(mgr); err != nil {
+	if err := (&AlertReconciler{Client: mgr.GetClient(), ACL: policy, Concurrency: 4, Metrics: rec}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	stopped := make(chan struct{})

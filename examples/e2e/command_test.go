@@ -278,7 +278,7 @@ func TestDemo(t *testing.T) {
 	}
 	for name, d := range map[string]time.Duration{
 		"first sync": res.FirstApplied, "request": res.RequestLatency, "prune": res.PruneLatency, "polling": res.PollingLatency,
-		"alert": res.NotificationLatency,
+		"alert": res.NotificationLatency, "webhook": res.WebhookLatency,
 	} {
 		if d <= 0 {
 			t.Errorf("%s latency not measured", name)

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/gitopskit/kit/events/receivers"
 	"github.com/gitopskit/kit/runtime/conditions"
@@ -21,6 +22,7 @@ import (
 	"github.com/gitopskit/kit/examples/api/meta"
 	notificationv1 "github.com/gitopskit/kit/examples/api/notification/v1"
 	"github.com/gitopskit/kit/examples/internal/controller/notification"
+	"github.com/gitopskit/kit/examples/internal/metricstest"
 )
 
 // testGitHub: a signed push annotates the named GitRepository and every
@@ -225,6 +227,74 @@ func (h *hookEnv) testSuspended(t *testing.T) {
 	if h.requestedAt(t, repo) == "" {
 		t.Error("the GitRepository was not asked to reconcile")
 	}
+}
+
+// testEventsAndMetrics: the Receiver reconciler records a Normal event
+// when it publishes a path, a Warning with the reason when it cannot, and
+// the runtime/metrics series of every Receiver.
+func (h *hookEnv) testEventsAndMetrics(t *testing.T) {
+	t.Parallel()
+	ns := h.namespace(t, false)
+	ok, _ := h.receiver(t, ns, "ok", receivers.TypeGeneric, nil, gitRepositoryRef("app", ""))
+	h.ready(t, ok)
+	broken := &notificationv1.Receiver{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "broken"},
+		Spec: notificationv1.ReceiverSpec{
+			Type: receivers.TypeGeneric, Resources: []notificationv1.CrossNamespaceObjectReference{gitRepositoryRef("app", "")},
+			SecretRef: meta.LocalObjectReference{Name: "absent"},
+		},
+	}
+	if err := h.c.Create(context.Background(), broken); err != nil {
+		t.Fatal(err)
+	}
+	h.notReady(t, broken, notification.TokenNotFoundReason)
+	for _, want := range []struct{ name, typ, reason, text string }{
+		{"ok", corev1.EventTypeNormal, conditions.SucceededReason, "webhook path published in status.webhookPath"},
+		{"broken", corev1.EventTypeWarning, notification.TokenNotFoundReason, "absent"},
+	} {
+		deadline := time.Now().Add(time.Minute)
+		for !h.hasEvent(t, ns, want.name, want.typ, want.reason, want.text) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s event %s for Receiver %s containing %q", want.typ, want.reason, want.name, want.text)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		fs, err := metricstest.Gather(ctrlmetrics.Registry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		okReady, _ := fs.Value("gitopskit_reconcile_condition", map[string]string{
+			"kind": notificationv1.ReceiverKind, "name": "ok", "namespace": ns, "type": conditions.Ready, "status": "True"})
+		brokenFalse, _ := fs.Value("gitopskit_reconcile_condition", map[string]string{
+			"kind": notificationv1.ReceiverKind, "name": "broken", "namespace": ns, "type": conditions.Ready, "status": "False"})
+		if okReady == 1 && brokenFalse == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Receiver series: ok Ready=True %v, broken Ready=False %v; want 1 and 1", okReady, brokenFalse)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// hasEvent reports whether the Receiver has an Event of the type and
+// reason whose message contains text.
+func (h *hookEnv) hasEvent(t *testing.T, ns, name, typ, reason, text string) bool {
+	t.Helper()
+	var evs corev1.EventList
+	if err := h.c.List(context.Background(), &evs, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs.Items {
+		if e.InvolvedObject.Kind == notificationv1.ReceiverKind && e.InvolvedObject.Name == name &&
+			e.Type == typ && e.Reason == reason && strings.Contains(e.Message, text) {
+			return true
+		}
+	}
+	return false
 }
 
 // testTokenMissing: no Secret is Ready=False TokenNotFound with no path;

@@ -30,6 +30,7 @@ import (
 	"github.com/gitopskit/kit/examples/api/meta"
 	notificationv1 "github.com/gitopskit/kit/examples/api/notification/v1"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
+	"github.com/gitopskit/kit/examples/internal/controller/notification"
 )
 
 // trustedLabel marks the namespaces whose Receivers may reach other
@@ -43,6 +44,7 @@ type hookEnv struct {
 	c   client.Client
 	url string // http://127.0.0.1:<port>
 	log *syncBuffer
+	op  *Operator // the gitopsd serving url
 
 	mu     sync.Mutex
 	tokens []string // every token the tests made, none of which may leak
@@ -87,8 +89,8 @@ func startHookEnv(t *testing.T) *hookEnv {
 	h := &hookEnv{env: env, c: env.Client(), log: &syncBuffer{}}
 	opts := testOptions(t, h.log)
 	opts.CrossNamespaceSelector = trustedLabel + "=true"
-	op := h.run(t, opts)
-	h.url = "http://" + op.ReceiverAddr().String()
+	h.op = h.run(t, opts)
+	h.url = "http://" + h.op.ReceiverAddr().String()
 	return h
 }
 
@@ -212,14 +214,31 @@ func (h *hookEnv) receiver(t *testing.T, ns, name, typ string, mutate func(*noti
 }
 
 // ready waits until the Receiver is Ready at its generation with its
-// webhook path published, and returns the path.
+// webhook path published, and until the receiver server's cache sees it
+// so (as its lookup does), and returns the path.
 func (h *hookEnv) ready(t *testing.T, r *notificationv1.Receiver) string {
 	t.Helper()
-	h.eventually(t, r, "Ready with a webhook path", func() bool {
-		c := conditions.Get(r, conditions.Ready)
-		return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == r.Generation && r.Status.WebhookPath != ""
-	})
-	return r.Status.WebhookPath
+	h.eventually(t, r, "Ready with a webhook path", func() bool { return readyWithPath(r) })
+	path := r.Status.WebhookPath
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var l notificationv1.ReceiverList
+		err := h.op.Manager().GetClient().List(context.Background(), &l, client.MatchingFields{notification.WebhookPathIndex: path})
+		if err == nil && len(l.Items) == 1 && readyWithPath(&l.Items[0]) && l.Items[0].Generation == r.Generation {
+			return path
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Receiver %s/%s: gitopsd's cache does not see it Ready at %s (err=%v, %d found)", r.Namespace, r.Name, path, err, len(l.Items))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// readyWithPath reports whether r is Ready at its generation with a
+// webhook path.
+func readyWithPath(r *notificationv1.Receiver) bool {
+	c := conditions.Get(r, conditions.Ready)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == r.Generation && r.Status.WebhookPath != ""
 }
 
 // notReady waits until the Receiver is Ready=False with the reason at its
@@ -350,6 +369,7 @@ func TestReceiverServer(t *testing.T) {
 		t.Run("refused webhooks annotate nothing", func(t *testing.T) { h.testRefused(t) })
 		t.Run("generic-hmac", func(t *testing.T) { h.testGenericHMAC(t) })
 		t.Run("a missing resource", func(t *testing.T) { h.testMissingResource(t) })
+		t.Run("events and metrics", func(t *testing.T) { h.testEventsAndMetrics(t) })
 		t.Run("gitlab", func(t *testing.T) { h.testGitLab(t) })
 		t.Run("suspended", func(t *testing.T) { h.testSuspended(t) })
 		t.Run("token missing, then created", func(t *testing.T) { h.testTokenMissing(t) })

@@ -16,8 +16,9 @@ import (
 // TestHelmSourceFieldValidation checks that the API server rejects invalid
 // HelmRepository and HelmChart specs naming the field (type, url,
 // reconcileStrategy, chart, sourceRef and its kind, durations, values
-// files), accepts valid ones, and fills the defaults (type default,
-// version *, reconcileStrategy ChartVersion).
+// files), accepts valid ones, fills the defaults (type default, version
+// *, reconcileStrategy ChartVersion), and that their printer columns are
+// Flux's.
 func TestHelmSourceFieldValidation(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -28,6 +29,23 @@ func TestHelmSourceFieldValidation(t *testing.T) {
 	}
 	if err := env.InstallCRDs(ctx, crds...); err != nil {
 		t.Fatal(err)
+	}
+	// Printer columns, as kubectl get shows them.
+	for name, want := range map[string]string{
+		"helmrepositories.source.gitopskit.dev": "URL,Age,Ready,Status",
+		"helmcharts.source.gitopskit.dev":       "Chart,Version,Source Kind,Source Name,Ready,Status,Age",
+	} {
+		var got []string
+		for _, crd := range crds {
+			if crd.Name == name {
+				for _, col := range crd.Spec.Versions[0].AdditionalPrinterColumns {
+					got = append(got, col.Name)
+				}
+			}
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("%s printer columns %v, want %s", name, got, want)
+		}
 	}
 	ns := env.Namespace(t)
 	object := func(kind, spec string) *unstructured.Unstructured {

@@ -20,13 +20,18 @@ import (
 func TestConvertFluxManifests(t *testing.T) {
 	t.Parallel()
 	r := newCtl(t).run("convert", "--from-flux", "testdata/flux")
-	expect(t, r, ExitFailure, "converted 12 Flux objects in 8 files", "9 fields or objects could not be carried over")
+	expect(t, r, ExitFailure, "converted 14 Flux objects in 8 files", "6 fields or objects could not be carried over")
 	golden(t, "convert.yaml", r.stdout)
 	golden(t, "convert.stderr", r.stderr)
-	if strings.Contains(r.stdout, "toolkit.fluxcd.io/v") && !strings.Contains(r.stdout, "apiVersion: helm.toolkit.fluxcd.io/v2\n      kind: HelmRelease") {
-		t.Errorf("a Flux apiVersion is left in the output other than the reported health check:\n%s", r.stdout)
+	if strings.Contains(r.stdout, "toolkit.fluxcd.io/v") {
+		t.Errorf("a Flux apiVersion is left in the output:\n%s", r.stdout)
 	}
-	for _, left := range []string{"kind: HelmRelease\nmetadata", "kind: HelmRepository", "gitImplementation", "serviceAccountName: sops-identity", "configMapRef"} {
+	for _, want := range []string{"apiVersion: helm.gitopskit.dev/v1\nkind: HelmRelease", "apiVersion: source.gitopskit.dev/v1\nkind: HelmRepository", "reconcile.gitopskit.dev/watch: Enabled"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("%q is not in the output", want)
+		}
+	}
+	for _, left := range []string{"gitImplementation", "serviceAccountName: sops-identity", "configMapRef"} {
 		if strings.Contains(r.stdout, left) {
 			t.Errorf("%q was not left out", left)
 		}

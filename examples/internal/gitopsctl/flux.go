@@ -56,6 +56,9 @@ var fluxAnnotations = map[string]fluxAnnotation{
 var fluxLabels = map[string]string{
 	"kustomize.toolkit.fluxcd.io/name":      kustomizeOwnerGroup + "/name",
 	"kustomize.toolkit.fluxcd.io/namespace": kustomizeOwnerGroup + "/namespace",
+	// A valuesFrom ConfigMap or Secret whose changes upgrade the
+	// HelmReleases reading it (the value, Enabled, is the same).
+	"reconcile.fluxcd.io/watch": "reconcile.gitopskit.dev/watch",
 }
 
 const kustomizeOwnerGroup = "kustomize.gitopskit.dev"

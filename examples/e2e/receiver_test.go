@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gitopskit/kit/events/receivers"
 	"github.com/gitopskit/kit/git/gittest"
@@ -20,6 +22,7 @@ import (
 	"github.com/gitopskit/kit/examples/api/meta"
 	notificationv1 "github.com/gitopskit/kit/examples/api/notification/v1"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
+	"github.com/gitopskit/kit/examples/internal/controller/notification"
 )
 
 // githubReceiver creates a GitHub Receiver (push events) for the
@@ -44,7 +47,21 @@ func (f *fixture) githubReceiver(name string, repo *sourcev1.GitRepository) (pat
 	f.create(secret, rcv)
 	f.eventually(rcv, func() bool { return conditions.IsReady(rcv) && rcv.Status.WebhookPath != "" },
 		func() string { return conds(rcv.Status.Conditions) })
-	return rcv.Status.WebhookPath, token
+	path = rcv.Status.WebhookPath
+	// The receiver server looks the path up in gitopsd's cache, which
+	// may lag the API server a little.
+	deadline := time.Now().Add(timeout)
+	for {
+		var l notificationv1.ReceiverList
+		err := op.Manager().GetClient().List(context.Background(), &l, client.MatchingFields{notification.WebhookPathIndex: path})
+		if err == nil && len(l.Items) == 1 && conditions.IsReady(&l.Items[0]) {
+			return path, token
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("gitopsd's cache does not see Receiver %s Ready at its path (err=%v)", name, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // pushWebhook posts to gitopsd's receiver what GitHub sends after a push

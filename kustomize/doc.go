@@ -26,6 +26,12 @@
 // [BuildManifests] does the same for a YAML stream in memory: a Helm
 // post-renderer, or, with only a [Substitution], Flux's envsubst.
 //
+// [SetImages] is image automation's write-back: it rewrites the values
+// marked with Flux's {"$imagepolicy": "namespace:name"} comments in the
+// YAML files of a folder, byte for byte around them, inside an os.Root,
+// and reports what changed, what it would not guess at and which markers
+// name a policy it was not given.
+//
 // With [Options.Decrypt], SOPS-encrypted files (YAML, JSON, dotenv, INI) are
 // decrypted in process with the caller's age and OpenPGP keys as kustomize
 // reads them. With [Options.Substitute], ${var} references in the built

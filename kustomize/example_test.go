@@ -180,3 +180,31 @@ data:
 	// Output:
 	// app-prod map[region:eu-west-1 registry:mirror.example.com/library/nginx short:4f2c9e1]
 }
+
+func ExampleSetImages() {
+	dir, err := os.MkdirTemp("", "setters")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	manifest := "image: ghcr.io/org/app:1.2.0 # {\"$imagepolicy\": \"apps:app\"}\n"
+	if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(manifest), 0o644); err != nil {
+		panic(err)
+	}
+	res, err := kustomize.SetImages(context.Background(), dir, ".", kustomize.SetImagesOptions{
+		Policies: map[string]kustomize.ImageRef{"apps:app": {Name: "ghcr.io/org/app", Tag: "1.3.0"}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	for _, f := range res.Files {
+		for _, c := range f.Fields {
+			fmt.Println(f.Path, c.Old, "→", c.New)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "app.yaml"))
+	fmt.Print(string(b))
+	// Output:
+	// app.yaml ghcr.io/org/app:1.2.0 → ghcr.io/org/app:1.3.0
+	// image: ghcr.io/org/app:1.3.0 # {"$imagepolicy": "apps:app"}
+}

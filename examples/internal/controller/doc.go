@@ -1,7 +1,7 @@
 // Package controller holds gitopsd's reconcilers: GitRepository,
 // OCIRepository and Bucket (package source), Kustomization (package
 // kustomize), Provider and Alert (package notification, with the Alerts
-// gitopsd's event hub routes by).
+// gitopsd's event hub routes by), HelmRelease (package helm).
 //
 // This file carries the RBAC markers from which make generate writes
 // config/rbac/role.yaml: the permissions gitopsd needs for its own objects.

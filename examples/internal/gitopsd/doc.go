@@ -12,12 +12,18 @@
 // for the Kustomization reconciler, and runtime/acl decides whether a
 // Kustomization may reference another namespace.
 //
+// The webhook receiver server (receiver.go, --receiver-addr) runs on every
+// replica: events/receivers verifies each webhook for the Receiver whose
+// status.webhookPath it was posted to, and RequestReconcile annotates the
+// Receiver's resources, those the cross-namespace policy lets it reach.
+//
 // The binary (examples/cmd/gitopsd) binds Options to flags and calls Run.
 // Tests and the demo call New and Operator.Start in process:
 //
 //	opts := gitopsd.DefaultOptions()
 //	opts.StoragePath = dir
 //	opts.StorageAddr = "127.0.0.1:0"
+//	opts.ReceiverAddr = "127.0.0.1:0" // or "" for none
 //	op, err := gitopsd.New(cfg, opts)
 //	...
 //	go op.Start(ctx)

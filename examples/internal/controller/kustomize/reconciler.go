@@ -324,12 +324,16 @@ func (r *KustomizationReconciler) source(ctx context.Context, obj *kustomizev1.K
 	}
 	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, src); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, reconcile.Fail(ArtifactFailedReason, fmt.Errorf("source %s '%s/%s' not found", ref.Kind, ns, ref.Name))
+			return nil, reconcile.Wait(ArtifactFailedReason, r.dependencyRequeue(obj), fmt.Errorf("source %s '%s/%s' not found", ref.Kind, ns, ref.Name))
 		}
 		return nil, fmt.Errorf("reading source %s '%s/%s': %w", ref.Kind, ns, ref.Name, err)
 	}
 	if a := src.GetArtifact(); a == nil || a.URL == "" {
-		return nil, reconcile.Fail(ArtifactFailedReason, fmt.Errorf("source %s '%s/%s' has no artifact yet", ref.Kind, ns, ref.Name))
+		// Not a failure: the source is being fetched (or created). Its
+		// watch requeues this Kustomization as soon as it has an artifact;
+		// a Warning here would reach every Alert as a failure and then a
+		// resolution, for a Kustomization created with its source.
+		return nil, reconcile.Wait(ArtifactFailedReason, r.dependencyRequeue(obj), fmt.Errorf("source %s '%s/%s' has no artifact yet", ref.Kind, ns, ref.Name))
 	}
 	return src, nil
 }

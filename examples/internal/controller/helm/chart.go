@@ -74,10 +74,18 @@ func (r *HelmReleaseReconciler) chartSource(ctx context.Context, obj *helmv1.Hel
 		}
 		return nil, fmt.Errorf("reading %s '%s/%s': %w", ref.Kind, ns, ref.Name, err)
 	}
-	obj.Status.HelmChart = ""
+	next := ""
 	if ref.Kind == sourcev1.HelmChartKind {
-		obj.Status.HelmChart = ns + "/" + ref.Name
+		next = ns + "/" + ref.Name
 	}
+	// Moved from spec.chart to chartRef: the HelmChart made before goes
+	// (deleteHelmChart leaves alone one gitopsd did not make for obj).
+	if prev := obj.Status.HelmChart; prev != "" && prev != next {
+		if err := r.deleteHelmChart(ctx, obj, prev); err != nil {
+			return nil, err
+		}
+	}
+	obj.Status.HelmChart = next
 	return src, nil
 }
 

@@ -93,8 +93,9 @@ func TestHelmReleaseInstallUpgradeAndSteadyState(t *testing.T) {
 
 // TestHelmReleaseChartTemplate: spec.chart makes a HelmChart named
 // <namespace>-<name>, labelled with its owner; the release is installed
-// from the artifact the source controller publishes on it; deleting the
-// HelmRelease uninstalls the release and deletes the HelmChart.
+// from the artifact the source controller publishes on it; a template
+// change updates it; moving to a chartRef deletes it (and never the
+// referenced HelmChart); deleting the HelmRelease uninstalls the release.
 func TestHelmReleaseChartTemplate(t *testing.T) {
 	f := newFixture(t)
 	hr := f.helmRelease("tpl", "", func(h *helmv1.HelmRelease) {
@@ -131,6 +132,17 @@ func TestHelmReleaseChartTemplate(t *testing.T) {
 		return f.c.Get(context.Background(), key, hc) == nil && hc.Spec.Version == "2.x"
 	})
 
+	// Moving to a chartRef deletes the HelmChart gitopsd made.
+	f.helmChart("other", f.chartArtifact("app", "1.3.0", nil, nil))
+	f.update(hr, func(h *helmv1.HelmRelease) {
+		h.Spec.Chart = nil
+		h.Spec.ChartRef = &helmv1.CrossNamespaceSourceReference{Kind: sourcev1.HelmChartKind, Name: "other"}
+	})
+	f.waitFor(hr, "the made HelmChart deleted", func(h *helmv1.HelmRelease) bool {
+		err := f.c.Get(context.Background(), key, &sourcev1.HelmChart{})
+		return h.Status.HelmChart == f.ns+"/other" && err != nil && client.IgnoreNotFound(err) == nil
+	})
+
 	if err := f.c.Delete(context.Background(), hr); err != nil {
 		t.Fatal(err)
 	}
@@ -138,8 +150,8 @@ func TestHelmReleaseChartTemplate(t *testing.T) {
 	if f.configMap(f.ns, "tpl-config") != nil || f.revisions(f.ns, "tpl") != 0 {
 		t.Fatal("the release was not uninstalled")
 	}
-	if err := f.c.Get(context.Background(), key, &sourcev1.HelmChart{}); client.IgnoreNotFound(err) != nil || err == nil {
-		t.Fatalf("the HelmChart was not deleted: %v", err)
+	if err := f.c.Get(context.Background(), types.NamespacedName{Namespace: f.ns, Name: "other"}, &sourcev1.HelmChart{}); err != nil {
+		t.Fatalf("the HelmChart of chartRef, not gitopsd's, was deleted: %v", err)
 	}
 }
 

@@ -2,6 +2,9 @@ package gitopsd
 
 import (
 	"context"
+	"errors"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -126,6 +129,30 @@ func (h *hookEnv) testMissingResource(t *testing.T) {
 	}
 	if h.requestedAt(t, repo) == "" {
 		t.Error("the existing GitRepository was not asked to reconcile")
+	}
+}
+
+// testSlowClient: a client that never finishes its headers is
+// disconnected (the server's header timeout), not held forever.
+func (h *hookEnv) testSlowClient(t *testing.T) {
+	t.Parallel()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("POST /hook/0 HTTP/1.1\r\nHost: gitopsd\r\nX-Slow: ")); err != nil {
+		t.Fatal(err)
+	}
+	// Well beyond receivers.ReadHeaderTimeout; a server without one would
+	// keep the connection until this deadline.
+	if err := conn.SetReadDeadline(time.Now().Add(4 * receivers.ReadHeaderTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(conn)
+	var nerr net.Error
+	if errors.As(err, &nerr) && nerr.Timeout() {
+		t.Fatalf("the server kept a connection with unfinished headers open for %s", 4*receivers.ReadHeaderTimeout)
 	}
 }
 

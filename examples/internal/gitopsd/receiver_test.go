@@ -370,6 +370,7 @@ func TestReceiverServer(t *testing.T) {
 		t.Run("generic-hmac", func(t *testing.T) { h.testGenericHMAC(t) })
 		t.Run("a missing resource", func(t *testing.T) { h.testMissingResource(t) })
 		t.Run("events and metrics", func(t *testing.T) { h.testEventsAndMetrics(t) })
+		t.Run("a client that never finishes its headers", func(t *testing.T) { h.testSlowClient(t) })
 		t.Run("gitlab", func(t *testing.T) { h.testGitLab(t) })
 		t.Run("suspended", func(t *testing.T) { h.testSuspended(t) })
 		t.Run("token missing, then created", func(t *testing.T) { h.testTokenMissing(t) })

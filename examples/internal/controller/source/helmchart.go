@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -252,7 +253,7 @@ func (r *HelmChartReconciler) upToDate(ctx context.Context, obj *sourcev1.HelmCh
 		return false
 	}
 	c := conditions.Get(obj, artifactInStorage)
-	if c == nil || c.Status != "True" || c.ObservedGeneration != obj.Generation {
+	if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != obj.Generation {
 		return false
 	}
 	if !reusable(ctx, r.Storage, cur, cur.Revision) {

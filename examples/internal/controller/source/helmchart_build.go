@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,7 +21,6 @@ import (
 	"github.com/gitopskit/kit/oci"
 	"github.com/gitopskit/kit/runtime/conditions"
 	"github.com/gitopskit/kit/runtime/reconcile"
-	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 )
 
 // chartPlan is a chart's source resolved to a revision, and how to build

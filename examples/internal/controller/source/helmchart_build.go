@@ -38,6 +38,9 @@ func (r *HelmChartReconciler) planFromRepository(ctx context.Context, obj *sourc
 	if err := checkConstraint(obj.Spec.Version); err != nil {
 		return nil, err
 	}
+	if err := checkChartName(obj.Spec.Chart); err != nil {
+		return nil, reconcile.Stall(reasonInvalidSpec, err)
+	}
 	hr := &sourcev1.HelmRepository{}
 	if err := r.getSource(ctx, obj, hr); err != nil {
 		return nil, err
@@ -247,6 +250,17 @@ func (r *HelmChartReconciler) repositoryWithURL(ctx context.Context, namespace, 
 		}
 	}
 	return nil, nil
+}
+
+// checkChartName checks spec.chart as the name of a chart in a
+// repository: one path element, so that it cannot name another
+// repository of an OCI registry (pulled with this one's credentials).
+func checkChartName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\:@") ||
+		strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return fmt.Errorf("spec.chart %q must be the name of a chart of the HelmRepository (no '/', ':', '@' or spaces)", name)
+	}
+	return nil
 }
 
 // chartDir checks spec.chart as a path inside a source artifact: relative,

@@ -264,9 +264,10 @@ func TestHelmChartPathsAndValuesFiles(t *testing.T) {
 }
 
 // A chart that cannot be had is Ready=False with the reason and a message
-// naming it, retried; a version that is no semver range stalls; spec.verify
-// on a chart not from an OCI registry stalls; a missing source is
-// SourceUnavailable.
+// naming it, retried; a version that is no semver range stalls, and so
+// does a chart name that is a path (it could name another repository of a
+// registry) or spec.verify on a chart not from an OCI registry; a missing
+// source is SourceUnavailable.
 func TestHelmChartFailures(t *testing.T) {
 	t.Parallel()
 	h, _ := newHelmHarness(t, helmLimits{maxChart: 4 << 10})
@@ -287,6 +288,7 @@ func TestHelmChartFailures(t *testing.T) {
 		{name: "too-big", chart: "big", source: "charts", reason: "ChartPullFailed", msg: "limit exceeded"},
 		{name: "no-source", chart: "app", source: "missing", reason: "SourceUnavailable", msg: "not found"},
 		{name: "verify", chart: "app", source: "charts", reason: "InvalidSpec", msg: "type oci only", stalled: true, verify: true},
+		{name: "path-name", chart: "../other/app", source: "charts", reason: "InvalidSpec", msg: "must be the name of a chart", stalled: true},
 	} {
 		obj := helmChart(tc.name, tc.chart, sourcev1.HelmRepositoryKind, tc.source, func(s *sourcev1.HelmChartSpec) {
 			s.Version = tc.version

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -189,5 +190,29 @@ func TestHelmReleaseTargetAndStorageNamespace(t *testing.T) {
 	}
 	if l := got.Status.Latest(); l.Name != name || l.Namespace != target {
 		t.Fatalf("history %+v", l)
+	}
+}
+
+// TestHelmReleaseChartRefOCIRepository installs the chart package an
+// OCIRepository's artifact is (a chart layer copied as it is).
+func TestHelmReleaseChartRefOCIRepository(t *testing.T) {
+	f := newFixture(t)
+	oci := &sourcev1.OCIRepository{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "chart"},
+		Spec: sourcev1.OCIRepositorySpec{
+			URL: "oci://registry.example.com/charts/app", Interval: metav1.Duration{Duration: time.Hour},
+			LayerSelector: &sourcev1.OCILayerSelector{MediaType: "application/vnd.cncf.helm.chart.content.v1.tar+gzip", Operation: sourcev1.OCILayerCopy},
+		},
+	}
+	if err := f.c.Create(context.Background(), oci); err != nil {
+		t.Fatal(err)
+	}
+	f.setArtifact(oci, f.chartArtifact("app", "2.0.0", nil, nil))
+	hr := f.helmRelease("oci", "", func(h *helmv1.HelmRelease) {
+		h.Spec.ChartRef = &helmv1.CrossNamespaceSourceReference{Kind: sourcev1.OCIRepositoryKind, Name: "chart"}
+	})
+	got := f.waitReady(hr, 1)
+	if got.Status.Latest().ChartVersion != "2.0.0" || got.Status.HelmChart != "" || f.configMap(f.ns, "oci-config") == nil {
+		t.Fatalf("status %+v", got.Status)
 	}
 }

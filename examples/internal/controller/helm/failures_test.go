@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,6 +14,7 @@ import (
 	"github.com/gitopskit/kit/runtime/conditions"
 
 	helmv1 "github.com/gitopskit/kit/examples/api/helm/v1"
+	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
 	"github.com/gitopskit/kit/examples/api/meta"
 )
 
@@ -84,4 +86,36 @@ func TestHelmReleaseBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHelmReleaseDependsOnKustomization: a HelmRelease waits for a
+// Kustomization (another kind) until it is Ready at its generation, then
+// installs.
+func TestHelmReleaseDependsOnKustomization(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ks := &kustomizev1.Kustomization{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "infra"},
+		Spec: kustomizev1.KustomizationSpec{
+			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: "x"},
+			Interval:  metav1.Duration{Duration: time.Hour}, Prune: true,
+		},
+	}
+	if err := f.c.Create(ctx, ks); err != nil {
+		t.Fatal(err)
+	}
+	f.helmChart("app", f.chartArtifact("app", "1.0.0", nil, nil))
+	hr := f.helmRelease("dependent", "app", func(h *helmv1.HelmRelease) {
+		h.Spec.DependsOn = []meta.DependencyReference{{Kind: meta.DependencyKustomization, Name: "infra"}}
+	})
+	got := f.waitNotReady(hr, conditions.DependencyNotReadyReason)
+	if got.Status.Latest() != nil || f.configMap(f.ns, "dependent-config") != nil {
+		t.Fatal("installed before its dependency was ready")
+	}
+	conditions.MarkTrue(ks, conditions.Ready, conditions.SucceededReason, "Applied revision: main@sha1:1")
+	ks.Status.ObservedGeneration = ks.Generation
+	if err := f.c.Status().Update(ctx, ks); err != nil {
+		t.Fatal(err)
+	}
+	f.waitReady(hr, 1)
 }

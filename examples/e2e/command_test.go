@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -81,51 +80,15 @@ func TestCommandRunsAndStops(t *testing.T) {
 	sourceNS := env.Namespace(t)
 	const trusted = "e2e.gitopskit.dev/trusted"
 	labelNamespace(t, f.c, f.ns, trusted, "true")
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfig, env.KubeConfig(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	health, metrics := freeAddr(t), freeAddr(t)
-	var log bytes.Buffer
-	cmd := gitopsdCommand(t,
-		"--kubeconfig="+kubeconfig,
-		"--storage-path="+filepath.Join(dir, "storage"),
-		"--storage-addr=127.0.0.1:0",
-		"--receiver-addr=127.0.0.1:0",
-		"--health-addr="+health,
-		"--metrics-addr="+metrics,
+	ch := startChild(t,
 		"--enable-leader-election",
 		"--leader-election-namespace="+f.ns,
 		// Only this test's namespaces and objects (childLabel): the shared
 		// gitopsd owns the rest.
 		"--watch-namespaces="+f.ns+","+sourceNS,
 		"--cross-namespace-selector="+trusted+"=true",
-		"--log-format=text",
 	)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-
-	deadline := time.Now().Add(timeout)
-	for !get(t, "http://"+health+"/readyz") {
-		select {
-		case err := <-exited:
-			t.Fatalf("gitopsd exited before it was ready: %v\n%s", err, log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gitopsd not ready after %s\n%s", timeout, log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	metrics, log, exited := ch.metrics, ch.log, ch.exited
 	lease := &coordinationv1.Lease{}
 	if err := f.c.Get(context.Background(), client.ObjectKey{Namespace: f.ns, Name: "gitopsd-leader-election"}, lease); err != nil {
 		t.Errorf("leader Lease: %v", err)
@@ -145,7 +108,7 @@ func TestCommandRunsAndStops(t *testing.T) {
 
 	// The series of both Ready objects, as Prometheus scrapes them. The
 	// metrics follow the status write: poll until they are there.
-	deadline = time.Now().Add(timeout)
+	deadline := time.Now().Add(timeout)
 	want := []struct {
 		name   string
 		labels map[string]string
@@ -185,7 +148,7 @@ func TestCommandRunsAndStops(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := ch.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {

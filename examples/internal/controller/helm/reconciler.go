@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
@@ -254,13 +255,12 @@ func (r *HelmReleaseReconciler) finalize(ctx context.Context, obj *helmv1.HelmRe
 		}
 		rep.Progress(ctx, "uninstalling release %s", ref)
 		if err := runner.Uninstall(ctx, ref, releaseSpec(obj), &obj.Status.Status); err != nil {
-			var ae *release.ActionError
-			if errors.As(err, &ae) {
-				return reconcile.Fail(UninstallFailedReason, err)
+			if ae := (*release.ActionError)(nil); errors.As(err, &ae) {
+				return reconcile.Fail(UninstallFailedReason, err) // names the release already
 			}
 			return reconcile.Fail(UninstallFailedReason, fmt.Errorf("uninstalling release %s: %w", ref, err))
 		}
-		rep.Eventf("Normal", UninstallSucceededReason, "Helm uninstall succeeded for release %s", ref)
+		rep.Eventf(corev1.EventTypeNormal, UninstallSucceededReason, "Helm uninstall succeeded for release %s", ref)
 		obj.Status.Inventory = nil
 	}
 	if obj.Status.HelmChart != "" && obj.Spec.Chart != nil {

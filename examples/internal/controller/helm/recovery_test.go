@@ -3,6 +3,7 @@ package helm
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -223,5 +224,44 @@ func TestHelmReleaseServiceAccount(t *testing.T) {
 	f.waitReady(hr, 1)
 	if f.configMap(f.ns, "sa-config") == nil {
 		t.Fatal("not installed")
+	}
+}
+
+// TestHelmReleaseValuesFromWatchedSecret: a labelled Secret of valuesFrom
+// upgrades the release as soon as it changes, its value set at a target
+// path.
+func TestHelmReleaseValuesFromWatchedSecret(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	sec := &corev1.Secret{}
+	sec.Namespace, sec.Name = f.ns, "greeting"
+	sec.Labels = map[string]string{WatchLabel: WatchLabelValue}
+	sec.StringData = map[string]string{"word": "s3cret-one"}
+	if err := f.c.Create(ctx, sec); err != nil {
+		t.Fatal(err)
+	}
+	f.helmChart("app", f.chartArtifact("app", "1.0.0", nil, nil))
+	hr := f.helmRelease("secret", "app", func(h *helmv1.HelmRelease) {
+		h.Spec.ValuesFrom = []helmv1.ValuesReference{{Kind: "Secret", Name: "greeting", ValuesKey: "word", TargetPath: "greeting"}}
+	})
+	f.waitReady(hr, 1)
+	if g := f.configMap(f.ns, "secret-config").Data["greeting"]; g != "s3cret-one" {
+		t.Fatalf("greeting %q", g)
+	}
+	if err := f.c.Get(ctx, client.ObjectKeyFromObject(sec), sec); err != nil {
+		t.Fatal(err)
+	}
+	sec.Data = map[string][]byte{"word": []byte("s3cret-two")}
+	if err := f.c.Update(ctx, sec); err != nil {
+		t.Fatal(err)
+	}
+	got := f.waitReady(hr, 2)
+	if g := f.configMap(f.ns, "secret-config").Data["greeting"]; g != "s3cret-two" {
+		t.Fatalf("greeting %q after the Secret changed", g)
+	}
+	for _, c := range got.Status.Conditions {
+		if strings.Contains(c.Message, "s3cret") {
+			t.Fatalf("condition %s shows the Secret's value: %q", c.Type, c.Message)
+		}
 	}
 }

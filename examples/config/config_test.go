@@ -83,6 +83,9 @@ func TestRenderedObjects(t *testing.T) {
 		"CustomResourceDefinition /helmcharts.source.gitopskit.dev",
 		"CustomResourceDefinition /helmreleases.helm.gitopskit.dev",
 		"CustomResourceDefinition /helmrepositories.source.gitopskit.dev",
+		"CustomResourceDefinition /imagepolicies.image.gitopskit.dev",
+		"CustomResourceDefinition /imagerepositories.image.gitopskit.dev",
+		"CustomResourceDefinition /imageupdateautomations.image.gitopskit.dev",
 		"CustomResourceDefinition /kustomizations.kustomize.gitopskit.dev",
 		"CustomResourceDefinition /ocirepositories.source.gitopskit.dev",
 		"CustomResourceDefinition /providers.notification.gitopskit.dev",
@@ -90,6 +93,7 @@ func TestRenderedObjects(t *testing.T) {
 		"Deployment " + namespace + "/gitopsd",
 		"Namespace /" + namespace,
 		"Service " + namespace + "/gitopsd",
+		"Service " + namespace + "/webhook-receiver",
 		"ServiceAccount " + namespace + "/gitopsd",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -227,6 +231,18 @@ func TestDeployment(t *testing.T) {
 	}
 	if httpPort != 9090 {
 		t.Errorf("container port http = %d, want 9090", httpPort)
+	}
+	hook := convert[corev1.Service](t, find(t, objs, "Service", "webhook-receiver"))
+	var hookPort int32
+	for _, p := range c.Ports {
+		if p.Name == "http-webhook" {
+			hookPort = p.ContainerPort
+		}
+	}
+	if len(hook.Spec.Ports) != 1 || hook.Spec.Ports[0].TargetPort.String() != "http-webhook" || hookPort != 9292 ||
+		!slices.Contains(c.Args, "--receiver-addr=:9292") || !hook.Spec.PublishNotReadyAddresses {
+		t.Errorf("webhook receiver: service ports %+v, container port %d, args %q, publishNotReadyAddresses %t; want 80 → http-webhook → :9292 on every pod",
+			hook.Spec.Ports, hookPort, c.Args, hook.Spec.PublishNotReadyAddresses)
 	}
 	if diff := cmp.Diff(d.Spec.Selector.MatchLabels, svc.Spec.Selector); diff != "" {
 		t.Errorf("service selector differs from the deployment's (-deployment +service):\n%s", diff)

@@ -35,6 +35,7 @@ type config struct {
 	clientCerts        bool
 	readOnly           bool
 	ssh                bool
+	wrap               func(http.Handler) http.Handler
 }
 
 // WithBasicAuth requires HTTP basic auth with these credentials.
@@ -61,6 +62,13 @@ func WithReadOnly() Option { return func(c *config) { c.readOnly = true } }
 // WithSSH also serves the repositories over SSH with public-key auth; see
 // SSHURL, KnownHosts and AuthorizeKey.
 func WithSSH() Option { return func(c *config) { c.ssh = true } }
+
+// WithMiddleware wraps the smart-HTTP handler (outside authentication),
+// e.g. to fail, delay or cut responses and so test a client against a
+// faulty server. It does not apply to SSH.
+func WithMiddleware(wrap func(http.Handler) http.Handler) Option {
+	return func(c *config) { c.wrap = wrap }
+}
 
 // Server is a git server for tests. Repositories are bare repositories in
 // a temporary folder, served by the git programs themselves: git
@@ -150,7 +158,11 @@ func start(tb reporter, root string, opts []Option) (*Server, error) {
 	}
 	s.git = git
 	s.backend = s.newBackend()
-	s.http = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	var h http.Handler = http.HandlerFunc(s.serveHTTP)
+	if s.cfg.wrap != nil {
+		h = s.cfg.wrap(h)
+	}
+	s.http = httptest.NewUnstartedServer(h)
 	s.http.Config.ErrorLog = log.New(&logWriter{s: s, what: "http"}, "", 0)
 	if s.cfg.tls {
 		p, err := newPKI()

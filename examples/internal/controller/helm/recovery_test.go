@@ -3,7 +3,6 @@ package helm
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,13 +10,10 @@ import (
 	rel "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/storage"
 	"helm.sh/helm/v4/pkg/storage/driver"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
-
-	"github.com/gitopskit/kit/runtime/conditions"
 
 	helmv1 "github.com/gitopskit/kit/examples/api/helm/v1"
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
@@ -150,118 +146,5 @@ func TestHelmReleaseCancelledUpgradeRecovered(t *testing.T) {
 	got := f.waitReady(hr, 3)
 	if got.Status.UpgradeFailures != 0 || f.configMap(f.ns, "cancel-config").Data["greeting"] != "v2" {
 		t.Fatalf("after the restart %+v", got.Status.Status)
-	}
-}
-
-// TestHelmReleaseValuesFromWatch: a labelled ConfigMap of valuesFrom
-// triggers an upgrade when it changes; a Secret's value set at a target
-// path is used and never shown; an unlabelled ConfigMap's change waits for
-// the next reconcile.
-func TestHelmReleaseValuesFromWatch(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
-	watched := &corev1.ConfigMap{}
-	watched.Namespace, watched.Name = f.ns, "watched"
-	watched.Labels = map[string]string{WatchLabel: WatchLabelValue}
-	watched.Data = map[string]string{"values.yaml": "greeting: one\n"}
-	plain := &corev1.ConfigMap{}
-	plain.Namespace, plain.Name = f.ns, "plain"
-	plain.Data = map[string]string{"values.yaml": "other: x\n"}
-	for _, o := range []client.Object{watched, plain} {
-		if err := f.c.Create(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.helmChart("app", f.chartArtifact("app", "1.0.0", nil, nil))
-	hr := f.helmRelease("vals", "app", func(h *helmv1.HelmRelease) {
-		h.Spec.ValuesFrom = []helmv1.ValuesReference{{Kind: "ConfigMap", Name: "watched"}, {Kind: "ConfigMap", Name: "plain"}}
-	})
-	f.waitReady(hr, 1)
-	if g := f.configMap(f.ns, "vals-config").Data["greeting"]; g != "one" {
-		t.Fatalf("greeting %q", g)
-	}
-
-	watched.Data["values.yaml"] = "greeting: two\n"
-	if err := f.c.Update(ctx, watched); err != nil {
-		t.Fatal(err)
-	}
-	f.waitReady(hr, 2)
-	if g := f.configMap(f.ns, "vals-config").Data["greeting"]; g != "two" {
-		t.Fatalf("greeting %q after the watched change", g)
-	}
-
-	plain.Data["values.yaml"] = "greeting: three\n"
-	if err := f.c.Update(ctx, plain); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(2 * time.Second) // a watch event would have been handled by now
-	if got := f.waitReady(hr, 0); got.Status.Latest().Version != 2 {
-		t.Fatalf("an unwatched ConfigMap triggered an upgrade: %+v", got.Status.Latest())
-	}
-	token := f.request(hr, false, false)
-	f.waitFor(hr, "upgraded on request", func(h *helmv1.HelmRelease) bool {
-		return h.Status.LastHandledReconcileAt == token && conditions.IsReady(h) && h.Status.Latest().Version == 3
-	})
-	if g := f.configMap(f.ns, "vals-config").Data["greeting"]; g != "three" {
-		t.Fatalf("greeting %q", g)
-	}
-}
-
-// TestHelmReleaseServiceAccount installs as spec.serviceAccountName: an
-// account bound to edit in the namespace can; the release's objects are
-// written by it.
-func TestHelmReleaseServiceAccount(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
-	sa := &corev1.ServiceAccount{}
-	sa.Namespace, sa.Name = f.ns, "deployer"
-	if err := f.c.Create(ctx, sa); err != nil {
-		t.Fatal(err)
-	}
-	bindAdmin(t, f.ns, "deployer")
-	f.helmChart("app", f.chartArtifact("app", "1.0.0", nil, nil))
-	hr := f.helmRelease("sa", "app", func(h *helmv1.HelmRelease) { h.Spec.ServiceAccountName = "deployer" })
-	f.waitReady(hr, 1)
-	if f.configMap(f.ns, "sa-config") == nil {
-		t.Fatal("not installed")
-	}
-}
-
-// TestHelmReleaseValuesFromWatchedSecret: a labelled Secret of valuesFrom
-// upgrades the release as soon as it changes, its value set at a target
-// path.
-func TestHelmReleaseValuesFromWatchedSecret(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
-	sec := &corev1.Secret{}
-	sec.Namespace, sec.Name = f.ns, "greeting"
-	sec.Labels = map[string]string{WatchLabel: WatchLabelValue}
-	sec.StringData = map[string]string{"word": "s3cret-one"}
-	if err := f.c.Create(ctx, sec); err != nil {
-		t.Fatal(err)
-	}
-	f.helmChart("app", f.chartArtifact("app", "1.0.0", nil, nil))
-	hr := f.helmRelease("secret", "app", func(h *helmv1.HelmRelease) {
-		h.Spec.ValuesFrom = []helmv1.ValuesReference{{Kind: "Secret", Name: "greeting", ValuesKey: "word", TargetPath: "greeting"}}
-	})
-	f.waitReady(hr, 1)
-	if g := f.configMap(f.ns, "secret-config").Data["greeting"]; g != "s3cret-one" {
-		t.Fatalf("greeting %q", g)
-	}
-	if err := f.c.Get(ctx, client.ObjectKeyFromObject(sec), sec); err != nil {
-		t.Fatal(err)
-	}
-	sec.Data = map[string][]byte{"word": []byte("s3cret-two")}
-	if err := f.c.Update(ctx, sec); err != nil {
-		t.Fatal(err)
-	}
-	got := f.waitReady(hr, 2)
-	if g := f.configMap(f.ns, "secret-config").Data["greeting"]; g != "s3cret-two" {
-		t.Fatalf("greeting %q after the Secret changed", g)
-	}
-	for _, c := range got.Status.Conditions {
-		if strings.Contains(c.Message, "s3cret") {
-			t.Fatalf("condition %s shows the Secret's value: %q", c.Type, c.Message)
-		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -214,5 +215,25 @@ func TestHelmReleaseChartRefOCIRepository(t *testing.T) {
 	got := f.waitReady(hr, 1)
 	if got.Status.Latest().ChartVersion != "2.0.0" || got.Status.HelmChart != "" || f.configMap(f.ns, "oci-config") == nil {
 		t.Fatalf("status %+v", got.Status)
+	}
+}
+
+// TestHelmReleaseServiceAccount installs as spec.serviceAccountName: an
+// account bound to edit in the namespace can; the release's objects are
+// written by it.
+func TestHelmReleaseServiceAccount(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	sa := &corev1.ServiceAccount{}
+	sa.Namespace, sa.Name = f.ns, "deployer"
+	if err := f.c.Create(ctx, sa); err != nil {
+		t.Fatal(err)
+	}
+	bindAdmin(t, f.ns, "deployer")
+	f.helmChart("app", f.chartArtifact("app", "1.0.0", nil, nil))
+	hr := f.helmRelease("sa", "app", func(h *helmv1.HelmRelease) { h.Spec.ServiceAccountName = "deployer" })
+	f.waitReady(hr, 1)
+	if f.configMap(f.ns, "sa-config") == nil {
+		t.Fatal("not installed")
 	}
 }

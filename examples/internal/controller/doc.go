@@ -1,7 +1,8 @@
 // Package controller holds gitopsd's reconcilers: GitRepository,
 // OCIRepository and Bucket (package source), Kustomization (package
 // kustomize), Provider and Alert (package notification, with the Alerts
-// gitopsd's event hub routes by), HelmRelease (package helm).
+// gitopsd's event hub routes by), HelmRelease (package helm),
+// ImageRepository, ImagePolicy and ImageUpdateAutomation (package image).
 //
 // This file carries the RBAC markers from which make generate writes
 // config/rbac/role.yaml: the permissions gitopsd needs for its own objects.
@@ -46,6 +47,9 @@ package controller
 // +kubebuilder:rbac:groups=helm.gitopskit.dev,resources=helmreleases/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=helm.gitopskit.dev,resources=helmreleases/finalizers,verbs=update
 // +kubebuilder:rbac:groups=source.gitopskit.dev,resources=helmcharts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=image.gitopskit.dev,resources=imagerepositories;imagepolicies;imageupdateautomations,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=image.gitopskit.dev,resources=imagerepositories/status;imagepolicies/status;imageupdateautomations/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=image.gitopskit.dev,resources=imagerepositories/finalizers;imagepolicies/finalizers;imageupdateautomations/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets;configmaps;namespaces,verbs=get
 // +kubebuilder:rbac:groups="",resources=secrets;configmaps,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;impersonate

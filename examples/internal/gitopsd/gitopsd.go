@@ -32,11 +32,13 @@ import (
 	"github.com/gitopskit/kit/runtime/options"
 
 	helmv1 "github.com/gitopskit/kit/examples/api/helm/v1"
+	imagev1 "github.com/gitopskit/kit/examples/api/image/v1"
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
 	notificationv1 "github.com/gitopskit/kit/examples/api/notification/v1"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
 	"github.com/gitopskit/kit/examples/internal/controller"
 	"github.com/gitopskit/kit/examples/internal/controller/helm"
+	"github.com/gitopskit/kit/examples/internal/controller/image"
 	"github.com/gitopskit/kit/examples/internal/controller/kustomize"
 	"github.com/gitopskit/kit/examples/internal/controller/notification"
 	"github.com/gitopskit/kit/examples/internal/controller/source"
@@ -253,7 +255,7 @@ func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
 		clientgoscheme.AddToScheme, sourcev1.AddToScheme, kustomizev1.AddToScheme, helmv1.AddToScheme,
-		notificationv1.AddToScheme,
+		notificationv1.AddToScheme, imagev1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, err
@@ -380,6 +382,8 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 	retention := opts.Source.Retention()
 	// HelmRepositories and HelmCharts share the parsed indexes.
 	indexes := source.NewIndexCache()
+	// ImageRepositories' scanned tags, read by ImagePolicies.
+	tags := image.NewTagStore(0)
 	c := op.mgr.GetClient()
 	// The Kustomization reconciler builds its impersonating clients from
 	// this config: give them the manager's rate limit and user agent.
@@ -423,6 +427,15 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 		}).SetupWithManager},
 		{"receiver", (&notification.ReceiverReconciler{
 			Client: c, Scheme: scheme, ACL: policy, Concurrency: concurrency, Metrics: rec, Events: ev,
+		}).SetupWithManager},
+		{"imagerepository", (&image.ImageRepositoryReconciler{
+			Client: c, Tags: tags, Concurrency: concurrency, Metrics: rec, Events: ev,
+		}).SetupWithManager},
+		{"imagepolicy", (&image.ImagePolicyReconciler{
+			Client: c, Tags: tags, Concurrency: concurrency, Metrics: rec, Events: ev,
+		}).SetupWithManager},
+		{"imageupdateautomation", (&image.ImageUpdateAutomationReconciler{
+			Client: c, Concurrency: concurrency, Metrics: rec, Events: ev,
 		}).SetupWithManager},
 	}
 	for _, s := range setups {

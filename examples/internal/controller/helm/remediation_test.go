@@ -1,6 +1,7 @@
 package helm
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gitopskit/kit/runtime/conditions"
@@ -55,6 +56,14 @@ func TestHelmReleaseUpgradeRemediation(t *testing.T) {
 		t.Fatalf("after the rollbacks %+v", cm)
 	}
 	before := f.revisions(f.ns, "rem")
+	var rolledBack, warned bool
+	for _, e := range events.of(f.ns, "rem") {
+		rolledBack = rolledBack || (e.eventType == "Normal" && e.reason == RollbackSucceededReason)
+		warned = warned || (e.eventType == "Warning" && e.reason == UpgradeFailedReason && strings.Contains(e.message, "upgrade of release"))
+	}
+	if !rolledBack || !warned {
+		t.Fatalf("events: RollbackSucceeded %v, UpgradeFailed warning %v: %+v", rolledBack, warned, events.of(f.ns, "rem"))
+	}
 
 	token := f.request(hr, false, true)
 	got = f.waitFor(hr, "stalled again after the reset", func(h *helmv1.HelmRelease) bool {

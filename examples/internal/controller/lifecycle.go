@@ -161,7 +161,12 @@ func (l Lifecycle[T]) Run(ctx context.Context, req ctrl.Request, obj T) (res ctr
 		res, retErr = reconcile.Result(obj, retErr, opts)
 		rep.maskConditions()
 		rep.outcome(failure, wasFailing)
-		retErr = errors.Join(retErr, rep.helper.Patch(ctx, obj, patch.Options{
+		// The outcome is written even when the reconcile's context ended
+		// (gitopsd shutting down cancelled a Helm action or an apply): what
+		// it did before it stopped must be recorded, within a short bound.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusWriteTimeout)
+		defer cancel()
+		retErr = errors.Join(retErr, rep.helper.Patch(wctx, obj, patch.Options{
 			ObservedGeneration: true,
 			OwnedConditions:    l.OwnedConditions,
 		}))
@@ -182,6 +187,10 @@ func (l Lifecycle[T]) Run(ctx context.Context, req ctrl.Request, obj T) (res ctr
 	returned = true
 	return ctrl.Result{}, err
 }
+
+// statusWriteTimeout bounds the final status write of a reconcile whose
+// context has ended.
+const statusWriteTimeout = 10 * time.Second
 
 // event records an event on obj when an EventRecorder is set.
 func (l Lifecycle[T]) event(obj client.Object, eventType, reason string, metadata map[string]string, format string, args ...any) {

@@ -162,6 +162,32 @@ func TestEndingWithoutResultIsNotSuccess(t *testing.T) {
 	}
 }
 
+// TestOutcomeWrittenAfterCancel: a reconcile stopped by its context (a
+// shutdown cancelling a Helm action or an apply) still has its outcome
+// written: what it did before it stopped is recorded.
+func TestOutcomeWrittenAfterCancel(t *testing.T) {
+	t.Parallel()
+	req := newRepo(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	l := lifecycle(nil, func(ctx context.Context, obj *sourcev1.GitRepository, rep *controllers.Reporter) (conditions.Summary, error) {
+		obj.Status.ObservedIgnore = ptr("recorded before the cancel")
+		cancel()
+		<-ctx.Done()
+		return conditions.Summary{}, fmt.Errorf("upgrade interrupted: %w", ctx.Err())
+	})
+	if _, err := l.Run(ctx, req, &sourcev1.GitRepository{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want the cancellation", err)
+	}
+	got := stored(t, req)
+	ready := conditions.Get(got, conditions.Ready)
+	if ready == nil || ready.Status != metav1.ConditionFalse || !strings.Contains(ready.Message, "upgrade interrupted") {
+		t.Errorf("Ready = %+v, want False saying the upgrade was interrupted", ready)
+	}
+	if got.Status.ObservedIgnore == nil || *got.Status.ObservedIgnore != "recorded before the cancel" {
+		t.Errorf("status of the cancelled reconcile not written: observedIgnore %v", got.Status.ObservedIgnore)
+	}
+}
+
 // TestProgressIsWrittenWhileRunning: Progress writes Reconciling=True and
 // Ready=Unknown at once, a repeated identical Progress sends no request,
 // and the final status replaces it.

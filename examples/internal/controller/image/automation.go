@@ -139,9 +139,9 @@ func (r *ImageUpdateAutomationReconciler) reconcile(ctx context.Context, obj *im
 		obj.Status.LastPushTime = &pushed
 		rep.SetRevision(out.revision)
 		rep.Eventf(corev1.EventTypeNormal, "Pushed", "pushed commit '%s' to '%s' (%d files changed)\n%s", out.commit, strings.Join(plan.refspecs, ", "), out.files, out.message)
-		s.SuccessMessage = fmt.Sprintf("pushed commit '%s' to '%s'", out.commit, out.revision)
+		conditions.MarkTrue(obj, conditions.Ready, conditions.SucceededReason, "pushed commit '%s' to '%s'", out.commit, out.revision)
 	} else {
-		s.SuccessMessage = fmt.Sprintf("no updates made; last checked revision '%s'", out.revision)
+		conditions.MarkTrue(obj, conditions.Ready, conditions.SucceededReason, "no updates made; last checked revision '%s'", out.revision)
 	}
 	if missing := r.missingPolicies(ctx, obj, out.unresolved); len(missing) > 0 {
 		return s, reconcile.Fail(reasonPolicyNotFound, fmt.Errorf("%d marker(s) name an ImagePolicy that does not exist: %s; the other markers were applied",

@@ -195,7 +195,7 @@ func (r *ImagePolicyReconciler) reconcile(ctx context.Context, obj *imagev1.Imag
 		}
 		obj.Status.LatestRef = &ref
 	}
-	s.SuccessMessage = fmt.Sprintf("latest image is %s", ref.String())
+	conditions.MarkTrue(obj, conditions.Ready, conditions.SucceededReason, "latest image is %s", ref.String())
 	return s, nil
 }
 

@@ -135,7 +135,7 @@ func (r *ImageRepositoryReconciler) reconcile(ctx context.Context, obj *imagev1.
 	if prev == nil || prev.Revision != revision {
 		rep.Eventf(corev1.EventTypeNormal, "Scanned", "found %d tags of '%s'", len(tags), canonical)
 	}
-	s.SuccessMessage = fmt.Sprintf("successful scan: found %d tags", len(tags))
+	conditions.MarkTrue(obj, conditions.Ready, conditions.SucceededReason, "successful scan: found %d tags", len(tags))
 	return s, nil
 }
 

@@ -74,8 +74,16 @@
 //
 // # Secrets
 //
-// Errors, Helm's log lines (routed to the logr.Logger of the context) and
-// drift reports never show a Request's Sensitive values: messages are
-// masked. An *ActionError still unwraps to Helm's or the API server's
-// original error, so errors.Is and errors.As work; show its Error().
+// Errors, the log lines of Helm's action configuration, storage driver and
+// kube client (routed to the logr.Logger of the context) and drift reports
+// never show a Request's Sensitive values: messages are masked. An
+// *ActionError still unwraps to Helm's or the API server's original error,
+// so errors.Is and errors.As work; show its Error().
+//
+// Some Helm packages log through log/slog's process-wide default logger
+// instead (pkg/kube's "resource exists on cluster but not in original
+// release", the engine's lookup warnings): those lines are neither routed
+// nor masked. This package leaves slog.Default alone, as a library must;
+// a program routes them itself, as gitopsd does with
+// slog.SetDefault(slog.New(logr.ToSlogHandler(log))).
 package release

@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
 )
 
@@ -59,6 +61,9 @@ func Main(args []string, stderr io.Writer) int {
 		return ExitUsage
 	}
 	ctrl.SetLogger(log)
+	// Helm logs some lines through slog's default logger, not the one
+	// helmutil hands it: a program, unlike a library, may route them.
+	slog.SetDefault(slog.New(logr.ToSlogHandler(log)))
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {

@@ -32,7 +32,9 @@ func TestImagePolicyChoices(t *testing.T) {
 		return imagev1.ImagePolicyChoice{Numerical: &imagev1.NumericalPolicy{Order: order}}
 	}
 	filter := func(pattern, extract string) func(*imagev1.ImagePolicySpec) {
-		return func(s *imagev1.ImagePolicySpec) { s.FilterTags = &imagev1.TagFilter{Pattern: pattern, Extract: extract} }
+		return func(s *imagev1.ImagePolicySpec) {
+			s.FilterTags = &imagev1.TagFilter{Pattern: pattern, Extract: extract}
+		}
 	}
 	for _, tc := range []struct {
 		name   string

@@ -3,6 +3,9 @@ package helm
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -45,9 +48,10 @@ func BenchmarkValuesChangeToReleased(b *testing.B) {
 
 // BenchmarkReleasesOfOneChart measures N HelmReleases of one chart,
 // created together, until every one is Ready (the chart is downloaded
-// and loaded once, then shared).
+// and loaded once, then shared), and the process's peak resident memory
+// (the reconciler runs in it; the API server does not).
 func BenchmarkReleasesOfOneChart(b *testing.B) {
-	for _, n := range []int{10, 40} {
+	for _, n := range []int{10, 40, 100} {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
 			f := newFixture(b)
 			f.helmChart("app", f.chartArtifact("app", "1.0.0", nil, nil))
@@ -65,6 +69,24 @@ func BenchmarkReleasesOfOneChart(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*n), "ms/release")
+			if hwm, ok := peakRSS(); ok {
+				b.ReportMetric(float64(hwm)/(1<<20), "peak-RSS-MiB")
+			}
 		})
 	}
+}
+
+// peakRSS is the process's peak resident set (VmHWM), in bytes.
+func peakRSS() (int64, bool) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10, err == nil
+		}
+	}
+	return 0, false
 }

@@ -3,6 +3,8 @@ package e2e_test
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -83,20 +85,14 @@ func (w *cutWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// incompressible returns n bytes of text that compress badly, so that a
-// pack holding it is at least about n bytes.
+// incompressible returns n bytes of hex text that compress badly (to
+// about half), so that a pack or archive holding it is large.
 func incompressible(seed uint64, n int) string {
-	r := rand.New(rand.NewPCG(seed, seed))
-	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-	var b strings.Builder
-	for i := range n {
-		if i%64 == 63 {
-			b.WriteByte('\n')
-			continue
-		}
-		b.WriteByte(alphabet[r.IntN(len(alphabet))])
-	}
-	return b.String()
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
+	raw := make([]byte, n/2)
+	rand.NewChaCha8(key).Read(raw)
+	return hex.EncodeToString(raw)
 }
 
 // servedDigest downloads an artifact from the artifact server and checks

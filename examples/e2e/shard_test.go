@@ -53,9 +53,16 @@ func (b *syncBuffer) String() string {
 // it is ready. It is killed when the test ends.
 func startChild(t *testing.T, args ...string) *child {
 	t.Helper()
-	dir := t.TempDir()
+	return startChildIn(t, t.TempDir(), env.KubeConfig(), args...)
+}
+
+// startChildIn is startChild with the folder the child keeps its storage
+// in (dir/storage), so that a test can restart a child on the storage of
+// one it killed, and the kubeconfig of the control plane it talks to.
+func startChildIn(t *testing.T, dir string, kubeconfigData []byte, args ...string) *child {
+	t.Helper()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfig, env.KubeConfig(), 0o600); err != nil {
+	if err := os.WriteFile(kubeconfig, kubeconfigData, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	health := freeAddr(t)

@@ -12,6 +12,7 @@ import (
 	"github.com/gitopskit/kit/runtime/conditions"
 
 	helmv1 "github.com/gitopskit/kit/examples/api/helm/v1"
+	imagev1 "github.com/gitopskit/kit/examples/api/image/v1"
 	kustomizev1 "github.com/gitopskit/kit/examples/api/kustomize/v1"
 	notificationv1 "github.com/gitopskit/kit/examples/api/notification/v1"
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
@@ -212,6 +213,39 @@ func kindTable() []*kind {
 			Columns: []column{
 				{"TYPE", []string{"spec", "type"}},
 				{"WEBHOOK", []string{"status", "webhookPath"}},
+			},
+		},
+		{
+			Kind: imagev1.ImageRepositoryKind, GroupVersion: imagev1.GroupVersion, Plural: "imagerepositories",
+			Names:     []string{"imagerepo", "image-repository", "image-repositories"},
+			FluxGroup: "image.toolkit.fluxcd.io",
+			Revision:  []string{"status", "lastScanResult", "revision"},
+			Suspend:   []string{"spec", "suspend"},
+			Columns: []column{
+				{"IMAGE", []string{"spec", "image"}},
+				{"TAGS", []string{"status", "lastScanResult", "tagCount"}},
+			},
+		},
+		{
+			Kind: imagev1.ImagePolicyKind, GroupVersion: imagev1.GroupVersion, Plural: "imagepolicies",
+			Names:     []string{"imgpol", "image-policy", "image-policies"},
+			FluxGroup: "image.toolkit.fluxcd.io",
+			Revision:  []string{"status", "latestRef", "tag"},
+			Suspend:   []string{"spec", "suspend"},
+			Columns: []column{
+				{"REPOSITORY", []string{"spec", "imageRepositoryRef", "name"}},
+				{"IMAGE", []string{"status", "latestRef", "name"}},
+			},
+		},
+		{
+			Kind: imagev1.ImageUpdateAutomationKind, GroupVersion: imagev1.GroupVersion, Plural: "imageupdateautomations",
+			Names:     []string{"iua", "image-update", "image-updates"},
+			FluxGroup: "image.toolkit.fluxcd.io",
+			Revision:  []string{"status", "lastPushCommit"},
+			Suspend:   []string{"spec", "suspend"},
+			Columns: []column{
+				{"SOURCE", []string{"spec", "sourceRef", "name"}},
+				{"PATH", []string{"spec", "update", "path"}},
 			},
 		},
 	}

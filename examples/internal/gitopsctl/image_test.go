@@ -95,3 +95,44 @@ func TestImageKinds(t *testing.T) {
 	expect(t, c.run("resume", "imagerepository", "app", "-n", ns), ExitOK)
 	expect(t, c.run("get", "imageupdateautomations", "-n", ns), ExitOK)
 }
+
+// convert --from-flux rewrites Flux's image kinds into gitopsd's,
+// dropping and reporting the fields gitopsd lacks (spec.provider: no
+// cloud workload identity), which fails the command.
+func TestConvertFluxImageKinds(t *testing.T) {
+	t.Parallel()
+	c := newCtl(t)
+	c.stdin = `apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImageRepository
+metadata: {name: app}
+spec:
+  image: ghcr.io/org/app
+  interval: 5m
+  provider: aws
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImagePolicy
+metadata: {name: app}
+spec:
+  imageRepositoryRef: {name: app}
+  policy: {semver: {range: 1.x}}
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImageUpdateAutomation
+metadata: {name: apps}
+spec:
+  interval: 10m
+  sourceRef: {kind: GitRepository, name: config}
+  git:
+    commit:
+      author: {name: bot, email: bot@example.com}
+    push: {branch: main}
+  update: {path: ./clusters, strategy: Setters}
+`
+	r := c.run("convert", "--from-flux", "-")
+	expect(t, r, ExitFailure, "apiVersion: image.gitopskit.dev/v1", "kind: ImagePolicy", "kind: ImageUpdateAutomation",
+		"spec.provider: gitopsd has no such field: dropped", "converted 3 Flux objects in 1 file")
+	if strings.Contains(r.String(), "image.toolkit.fluxcd.io") {
+		t.Errorf("a Flux apiVersion is left:\n%s", r)
+	}
+}

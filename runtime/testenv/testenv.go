@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -34,6 +36,11 @@ type Environment struct {
 	scheme *runtime.Scheme
 	client client.WithWatch
 	binDir string
+	// certDir holds the API server's certificates; it is the
+	// Environment's own so that a restarted API server keeps them.
+	certDir string
+	// restartMu serialises RestartAPIServer.
+	restartMu sync.Mutex
 }
 
 // Option configures Start.
@@ -136,6 +143,14 @@ func Start(opts ...Option) (*Environment, error) {
 	// (TEST_ASSET_* variables) cannot pair binaries of different releases.
 	apiServer := env.ControlPlane.GetAPIServer()
 	apiServer.Path = filepath.Join(binDir, "kube-apiserver")
+	// A folder of ours rather than envtest's: envtest forgets its own on
+	// Stop, and a restarted API server would serve new certificates that
+	// no existing kubeconfig trusts.
+	certDir, err := os.MkdirTemp("", "testenv-apiserver-")
+	if err != nil {
+		return nil, fmt.Errorf("creating the API server's certificate folder: %w", err)
+	}
+	apiServer.CertDir = certDir
 	args := apiServer.Configure()
 	for name, values := range o.apiArgs {
 		args.Set(name, values...)
@@ -145,6 +160,7 @@ func Start(opts ...Option) (*Environment, error) {
 	cfg, err := env.Start()
 	if err != nil {
 		_ = env.Stop()
+		os.RemoveAll(certDir)
 		return nil, fmt.Errorf("starting control plane from %s: %w", binDir, err)
 	}
 	cfg = rest.CopyConfig(cfg)
@@ -156,9 +172,45 @@ func Start(opts ...Option) (*Environment, error) {
 	c, err := client.NewWithWatch(cfg, client.Options{Scheme: sch})
 	if err != nil {
 		_ = env.Stop()
+		os.RemoveAll(certDir)
 		return nil, fmt.Errorf("creating client: %w", err)
 	}
-	return &Environment{env: env, cfg: cfg, scheme: sch, client: c, binDir: binDir}, nil
+	return &Environment{env: env, cfg: cfg, scheme: sch, client: c, binDir: binDir, certDir: certDir}, nil
+}
+
+// RestartAPIServer stops the kube-apiserver and starts it again on the
+// same address, certificates and etcd, and returns once it serves requests
+// (within the start timeout, WithStartTimeout). It is sent SIGTERM and,
+// if it has not exited after 30s (an open watch holds a graceful
+// shutdown), SIGKILL. Stored objects, Config, KubeConfig and Client stay
+// valid; requests in flight fail and watches end, as when an API server
+// restarts, so that a test can check that a controller reconnects. It is
+// meant for an Environment of the test's own: parallel tests sharing one
+// see the outage too.
+func (e *Environment) RestartAPIServer() error {
+	e.restartMu.Lock()
+	defer e.restartMu.Unlock()
+	s := e.env.ControlPlane.GetAPIServer()
+	stopErr := s.Stop()
+	// Stop kills the process when SIGTERM was not enough, and then reports
+	// a timeout without waiting for it: wait until its port is free.
+	addr := net.JoinHostPort(s.SecureServing.Address, s.SecureServing.Port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			break
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			return fmt.Errorf("stopping the API server: still serving on %s: %v", addr, stopErr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := s.Start(); err != nil {
+		return fmt.Errorf("starting the API server again: %w", err)
+	}
+	return nil
 }
 
 // Stop stops the API server and etcd and removes etcd's data.
@@ -166,7 +218,11 @@ func (e *Environment) Stop() error {
 	if e == nil || e.env == nil {
 		return nil
 	}
-	return e.env.Stop()
+	err := e.env.Stop()
+	if e.certDir != "" {
+		os.RemoveAll(e.certDir)
+	}
+	return err
 }
 
 // Config returns a copy of the admin rest.Config (member of system:masters),

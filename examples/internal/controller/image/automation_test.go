@@ -185,8 +185,8 @@ func TestAutomationRebasesOnRacingPush(t *testing.T) {
 	var f *automationFixture
 	var raced atomic.Int32
 	var other atomic.Value
-	f = newAutomationFixture(t, nil, func(r *ImageUpdateAutomationReconciler) {
-		r.beforePush = func(_ context.Context, _ *imagev1.ImageUpdateAutomation, attempt int) {
+	f = newAutomationFixture(t, nil, func(rs *reconcilers) {
+		rs.auto.beforePush = func(_ context.Context, _ *imagev1.ImageUpdateAutomation, attempt int) {
 			if attempt == 1 && raced.Add(1) == 1 {
 				other.Store(f.repo.Commit("main", "another pusher", map[string]string{"README.md": "hello\n"}))
 			}

@@ -65,8 +65,15 @@ type harness struct {
 	metrics *prometheus.Registry
 }
 
+// reconcilers are a harness's reconcilers, which options may adjust
+// before the manager starts.
+type reconcilers struct {
+	repo *ImageRepositoryReconciler
+	auto *ImageUpdateAutomationReconciler
+}
+
 // harnessOption adjusts the reconcilers before the manager starts.
-type harnessOption func(*ImageUpdateAutomationReconciler)
+type harnessOption func(*reconcilers)
 
 func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	t.Helper()
@@ -92,14 +99,17 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	events := newEventLog(t)
 	tags := NewTagStore(0)
 	c := mgr.GetClient()
-	auto := &ImageUpdateAutomationReconciler{Client: c, Metrics: rec, Events: events.recorder}
+	rs := &reconcilers{
+		repo: &ImageRepositoryReconciler{Client: c, Tags: tags, Metrics: rec, Events: events.recorder},
+		auto: &ImageUpdateAutomationReconciler{Client: c, Metrics: rec, Events: events.recorder},
+	}
 	for _, o := range opts {
-		o(auto)
+		o(rs)
 	}
 	for _, setup := range []func(ctrl.Manager) error{
-		(&ImageRepositoryReconciler{Client: c, Tags: tags, Metrics: rec, Events: events.recorder}).SetupWithManager,
+		rs.repo.SetupWithManager,
 		(&ImagePolicyReconciler{Client: c, Tags: tags, Metrics: rec, Events: events.recorder}).SetupWithManager,
-		auto.SetupWithManager,
+		rs.auto.SetupWithManager,
 	} {
 		if err := setup(mgr); err != nil {
 			t.Fatal(err)

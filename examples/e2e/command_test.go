@@ -35,7 +35,7 @@ const execEnv = "GITOPSD_E2E_EXEC"
 
 // gitopsdCommand returns a command running gitopsd with args in a child
 // process.
-func gitopsdCommand(t *testing.T, args ...string) *exec.Cmd {
+func gitopsdCommand(t testing.TB, args ...string) *exec.Cmd {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -194,7 +194,7 @@ func scrape(url string) (metricstest.Families, error) {
 	return metricstest.Parse(resp.Body)
 }
 
-func get(t *testing.T, url string) bool {
+func get(t testing.TB, url string) bool {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -205,7 +205,7 @@ func get(t *testing.T, url string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

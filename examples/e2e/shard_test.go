@@ -59,7 +59,7 @@ func startChild(t *testing.T, args ...string) *child {
 // startChildIn is startChild with the folder the child keeps its storage
 // in (dir/storage), so that a test can restart a child on the storage of
 // one it killed, and the kubeconfig of the control plane it talks to.
-func startChildIn(t *testing.T, dir string, kubeconfigData []byte, args ...string) *child {
+func startChildIn(t testing.TB, dir string, kubeconfigData []byte, args ...string) *child {
 	t.Helper()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	if err := os.WriteFile(kubeconfig, kubeconfigData, 0o600); err != nil {

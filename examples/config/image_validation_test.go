@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gitopskit/kit/examples/config"
 )
 
 // TestImageFieldValidation checks that the API server rejects invalid
@@ -59,4 +61,31 @@ func TestImageFieldValidation(t *testing.T) {
 		"unknown source kind": {api.object("image.gitopskit.dev/v1", "ImageUpdateAutomation", "  sourceRef: {kind: Bucket, name: b}\n  interval: 1m\n"+commit), "spec.sourceRef.kind"},
 		"template too long":   {auto("  git:\n    commit:\n      author: {email: b@example.com}\n      messageTemplate: " + strings.Repeat("x", 16385) + "\n"), "spec.git.commit.messageTemplate"},
 	})
+}
+
+// TestImagePrinterColumns checks the columns kubectl get shows for the
+// image kinds: what each scanned, chose or pushed, then Ready, Status, Age.
+func TestImagePrinterColumns(t *testing.T) {
+	t.Parallel()
+	crds, err := config.CRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"imagerepositories.image.gitopskit.dev":      "Image,Tags,Last scan,Ready,Status,Age",
+		"imagepolicies.image.gitopskit.dev":          "Image,Tag,Ready,Status,Age",
+		"imageupdateautomations.image.gitopskit.dev": "Last push,Pushed,Ready,Status,Age",
+	} {
+		var got []string
+		for _, crd := range crds {
+			if crd.Name == name {
+				for _, col := range crd.Spec.Versions[0].AdditionalPrinterColumns {
+					got = append(got, col.Name)
+				}
+			}
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("%s printer columns %v, want %s", name, got, want)
+		}
+	}
 }

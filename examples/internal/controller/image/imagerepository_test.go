@@ -68,6 +68,9 @@ func TestImageRepositoryScan(t *testing.T) {
 	if obj.Status.LastScanResult.Revision != res.Revision {
 		t.Errorf("revision changed without a new tag")
 	}
+	if n := len(h.events.matching("Normal Scanned")); n != 1 {
+		t.Errorf("%d Scanned events after a rescan of the same tags, want 1", n)
+	}
 	pushImage(t, reg, "app", "v2.0.0")
 	h.request(obj)
 	if obj.Status.LastScanResult.Revision == res.Revision || obj.Status.LastScanResult.TagCount != 14 {

@@ -31,7 +31,7 @@ func TestAutomationTemplateFailures(t *testing.T) {
 	}{
 		{"parse", "Update {{ .Changed.Changes ", "messageTemplate", true},
 		{"exec", "Update {{ .Nope }}", "can't evaluate field Nope", false},
-		{"huge", "{{ range 100000 }}0123456789{{ end }}", "longer than 65536 bytes", false},
+		{"huge", strings.Repeat(`{{ printf "%999s" "" }}`, 100), "longer than 65536 bytes", false},
 	} {
 		obj := automation(tc.name, func(s *imagev1.ImageUpdateAutomationSpec) { s.GitSpec.Commit.MessageTemplate = tc.tmpl })
 		h.create(obj)

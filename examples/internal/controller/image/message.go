@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"text/template"
+	"text/template/parse"
 
 	"github.com/gitopskit/kit/kustomize"
 )
@@ -86,17 +88,99 @@ func changes(res *kustomize.SetImagesResult) Changed {
 	return c
 }
 
+// maxRangeDepth bounds nested range actions: with one, the work of a
+// template grows with the number of changes, never with its square (the
+// data's lists are flat, nothing needs a nested range).
+const maxRangeDepth = 1
+
+// wideVerb finds a printf width or precision of four digits or more, or
+// one taken from an argument (*), which would allocate that many bytes
+// before the output bound applies.
+var wideVerb = regexp.MustCompile(`%[-+# 0]*([0-9]{4,}|\*)|\.([0-9]{4,}|\*)`)
+
+// safePrintf is text/template's printf without huge widths.
+func safePrintf(format string, args ...any) (string, error) {
+	if wideVerb.MatchString(format) {
+		return "", fmt.Errorf("printf %q: widths and precisions are limited to 3 digits", format)
+	}
+	return fmt.Sprintf(format, args...), nil
+}
+
 // parseTemplate parses a commit message template (the default when
-// empty).
+// empty) and refuses what could make it run without end, whatever its
+// output: a template calling a template (recursion), a range over
+// anything but a field or variable of the data (a range over 1e12), and
+// ranges nested deeper than maxRangeDepth.
 func parseTemplate(text string) (*template.Template, error) {
 	if text == "" {
 		text = defaultMessageTemplate
 	}
-	t, err := template.New("commit message").Option("missingkey=error").Parse(text)
+	t, err := template.New("commit message").Option("missingkey=error").
+		Funcs(template.FuncMap{"printf": safePrintf}).Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("spec.git.commit.messageTemplate: %w", err)
 	}
+	for _, tt := range t.Templates() {
+		if tt.Name() != t.Name() {
+			return nil, fmt.Errorf("spec.git.commit.messageTemplate: defines template %q; define, block and template are not allowed", tt.Name())
+		}
+	}
+	if err := checkNodes(t.Tree.Root, 0); err != nil {
+		return nil, fmt.Errorf("spec.git.commit.messageTemplate: %w", err)
+	}
 	return t, nil
+}
+
+// checkNodes walks a template's tree for parseTemplate.
+func checkNodes(n parse.Node, ranges int) error {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			if err := checkNodes(c, ranges); err != nil {
+				return err
+			}
+		}
+	case *parse.TemplateNode:
+		return fmt.Errorf("calls template %q; define, block and template are not allowed", n.Name)
+	case *parse.RangeNode:
+		if ranges+1 > maxRangeDepth {
+			return fmt.Errorf("ranges nested deeper than %d", maxRangeDepth)
+		}
+		if !rangesOverData(n.Pipe) {
+			return fmt.Errorf("range over %s: only a field or variable of the data can be ranged over", n.Pipe)
+		}
+		if err := checkNodes(n.List, ranges+1); err != nil {
+			return err
+		}
+		return checkNodes(n.ElseList, ranges)
+	case *parse.IfNode:
+		if err := checkNodes(n.List, ranges); err != nil {
+			return err
+		}
+		return checkNodes(n.ElseList, ranges)
+	case *parse.WithNode:
+		if err := checkNodes(n.List, ranges); err != nil {
+			return err
+		}
+		return checkNodes(n.ElseList, ranges)
+	}
+	return nil
+}
+
+// rangesOverData reports whether a range's pipeline is one field, chain
+// or variable (.Changed.Changes, $c.Objects), no call and no literal.
+func rangesOverData(p *parse.PipeNode) bool {
+	if p == nil || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 1 {
+		return false
+	}
+	switch p.Cmds[0].Args[0].(type) {
+	case *parse.FieldNode, *parse.VariableNode, *parse.ChainNode, *parse.DotNode:
+		return true
+	}
+	return false
 }
 
 // errMessageTooLong is a template writing more than maxMessage bytes.

@@ -108,6 +108,9 @@ func (r *ImageUpdateAutomationReconciler) reconcile(ctx context.Context, obj *im
 		}
 	}
 
+	if !controllers.Steady(obj) {
+		rep.Progress(ctx, "updating the images of branch '%s'", plan.local)
+	}
 	now := metav1.Now()
 	obj.Status.LastAutomationRunTime = &now
 	obj.Status.ObservedPolicies = observed

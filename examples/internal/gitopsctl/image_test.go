@@ -73,6 +73,7 @@ func TestImageKinds(t *testing.T) {
 	c := newCtl(t)
 	expect(t, c.run("get", "imagerepositories", "-n", ns, "-o", "wide"), ExitOK, "NAME", "IMAGE", "TAGS", "app", reg.Repo("app"))
 	expect(t, c.run("get", "imagepolicy", "-n", ns), ExitOK, "app", "1.0.0")
+	expect(t, c.run("get", "imgpol", "app", "-n", ns), ExitOK, "app")
 
 	push("1.1.0")
 	expect(t, c.run("reconcile", "imagerepository", "app", "-n", ns), ExitOK)
@@ -94,6 +95,7 @@ func TestImageKinds(t *testing.T) {
 	}
 	expect(t, c.run("resume", "imagerepository", "app", "-n", ns), ExitOK)
 	expect(t, c.run("get", "imageupdateautomations", "-n", ns), ExitOK)
+	expect(t, c.run("get", "iua", "-n", ns), ExitOK)
 }
 
 // convert --from-flux rewrites Flux's image kinds into gitopsd's,

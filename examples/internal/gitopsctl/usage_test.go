@@ -19,7 +19,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"--help"}, ExitOK, "Exit codes: 0 ok, 1 failure"},
 		{[]string{"get", "--help"}, ExitOK, "gitopsctl get ks --watch"},
 		{[]string{"get"}, ExitError, "a kind is required"},
-		{[]string{"get", "helmrelease"}, ExitError, `unknown kind "helmrelease" (gitrepository, ocirepository, bucket, kustomization)`},
+		{[]string{"get", "deployment"}, ExitError, `unknown kind "deployment" (gitrepository, ocirepository, bucket,`},
 		{[]string{"get", "ks", "-o", "xml"}, ExitError, "-o must be table, wide, yaml or json"},
 		{[]string{"get", "ks", "--bogus"}, ExitError, "unknown flag: --bogus"},
 		{[]string{"get", "ks", "a", "b"}, ExitError, "at most one name"},

@@ -163,8 +163,11 @@ func TestAlertMetadata(t *testing.T) {
 // "*"; an Alert of another namespace naming the same hears nothing from
 // outside its own, and one naming another namespace is Ready=False
 // AccessDenied.
+//
+// Not parallel: the trusted Alert with namespace "*" hears every
+// namespace, the other tests' events included.
 func TestAlertCrossNamespace(t *testing.T) {
-	trusted := newFixture(t)
+	trusted := anotherFixture(t)
 	untrusted := anotherFixture(t)
 	other := env.Namespace(t)
 	ns := &corev1.Namespace{}

@@ -46,6 +46,9 @@ func TestTreeTraceExport(t *testing.T) {
 		"child/leaf.yaml":    cm("leaf", "x"),
 	})
 	f.sync("app", "./deploy")
+	// app is Ready once it applied child; child applies leaf on its own
+	// reconcile, which a request makes gitopsctl follow to its end.
+	expect(t, f.c.run("reconcile", "ks", "child", "-n", f.appNS), ExitOK)
 	names := map[string]string{f.ns: "<ns>", f.appNS: "<app>", f.srv.HTTPURL("app.git"): "<url>"}
 
 	r := f.run("tree", "ks", "app")

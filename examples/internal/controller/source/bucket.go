@@ -91,7 +91,7 @@ func (r *BucketReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 // Reconcile brings one Bucket's artifact up to date with its bucket.
 func (r *BucketReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return run(ctx, req, &sourcev1.Bucket{}, sourceLifecycle{r.Client, r.Metrics, r.Events, &r.suspension}, r.finalize, r.reconcile)
+	return run(ctx, req, &sourcev1.Bucket{}, sourceLifecycle{r.Client, r.Storage, r.Metrics, r.Events, &r.suspension}, r.finalize, r.reconcile)
 }
 
 func (r *BucketReconciler) reconcile(ctx context.Context, obj *sourcev1.Bucket, rep *controllers.Reporter, summary *conditions.Summary) error {

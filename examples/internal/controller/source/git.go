@@ -117,7 +117,7 @@ func (r *GitRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err := r.init(); err != nil {
 		return ctrl.Result{}, err
 	}
-	return run(ctx, req, &sourcev1.GitRepository{}, sourceLifecycle{r.Client, r.Metrics, r.Events, &r.suspension}, r.finalize, r.reconcile)
+	return run(ctx, req, &sourcev1.GitRepository{}, sourceLifecycle{r.Client, r.Storage, r.Metrics, r.Events, &r.suspension}, r.finalize, r.reconcile)
 }
 
 // checkGitSpec stalls on what the API server's validation should have

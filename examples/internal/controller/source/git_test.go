@@ -580,3 +580,45 @@ func TestGitRepositoryDeletion(t *testing.T) {
 	}
 	h.wantNoMetrics(obj, kind)
 }
+
+// A gitopsd that comes back behind another address (a new
+// --storage-adv-addr, a renamed Service) finds artifacts in status that
+// point at the old one: its next reconcile re-points them at the current
+// storage URL, without storing anything new, so consumers recover.
+func TestArtifactURLFollowsTheStorageAddress(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	srv := gittest.NewServer(t)
+	srv.InitRepository("app.git").Commit("main", "init", map[string]string{"app.yaml": "v: 1\n"})
+	obj := gitRepository("app", srv.HTTPURL("app.git"), func(s *sourcev1.GitRepositorySpec) {
+		s.Reference = &sourcev1.GitRepositoryRef{Branch: "main"}
+	})
+	h.create(obj)
+	h.ready(obj)
+	want := obj.Status.Artifact.DeepCopy()
+
+	stale := "http://gitopsd-old.gitopskit-system.svc.cluster.local./" + want.Path
+	for range 10 {
+		obj.Status.Artifact.URL = stale
+		if err := h.c.Status().Update(context.Background(), obj); err == nil {
+			break
+		}
+		if err := h.c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.update(obj, func() {
+		if obj.Annotations == nil {
+			obj.Annotations = map[string]string{}
+		}
+		obj.Annotations[reconcile.RequestedAtAnnotation] = "moved"
+	})
+	h.eventually(obj, func() bool { return obj.Status.LastHandledReconcileAt == "moved" })
+	if got := obj.Status.Artifact; got.URL != want.URL || got.Digest != want.Digest || got.Revision != want.Revision {
+		t.Fatalf("artifact after the move: %+v, want %+v", got, want)
+	}
+	dir := fetchArtifact(t, obj.Status.Artifact)
+	if got := readFile(t, dir, "app.yaml"); got != "v: 1\n" {
+		t.Errorf("artifact content = %q", got)
+	}
+}

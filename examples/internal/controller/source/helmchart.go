@@ -122,7 +122,7 @@ func (r *HelmChartReconciler) init() {
 // Reconcile brings one HelmChart's artifact up to date with its source.
 func (r *HelmChartReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	r.init()
-	return run(ctx, req, &sourcev1.HelmChart{}, sourceLifecycle{r.Client, r.Metrics, r.Events, &r.suspension}, r.finalize, r.reconcile)
+	return run(ctx, req, &sourcev1.HelmChart{}, sourceLifecycle{r.Client, r.Storage, r.Metrics, r.Events, &r.suspension}, r.finalize, r.reconcile)
 }
 
 // builtChart is a chart ready for its values files and packaging.

@@ -90,7 +90,7 @@ func (r *HelmRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // Reconcile brings one HelmRepository's artifact up to date with its
 // index.
 func (r *HelmRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return run(ctx, req, &sourcev1.HelmRepository{}, sourceLifecycle{r.Client, r.Metrics, r.Events, &r.suspension}, r.finalize, r.reconcile)
+	return run(ctx, req, &sourcev1.HelmRepository{}, sourceLifecycle{r.Client, r.Storage, r.Metrics, r.Events, &r.suspension}, r.finalize, r.reconcile)
 }
 
 func (r *HelmRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.HelmRepository, rep *controllers.Reporter, summary *conditions.Summary) error {

@@ -75,7 +75,7 @@ func (r *OCIRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // Reconcile brings one OCIRepository's artifact up to date with its
 // registry.
 func (r *OCIRepositoryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return run(ctx, req, &sourcev1.OCIRepository{}, sourceLifecycle{r.Client, r.Metrics, r.Events, &r.suspension}, r.finalize, r.reconcile)
+	return run(ctx, req, &sourcev1.OCIRepository{}, sourceLifecycle{r.Client, r.Storage, r.Metrics, r.Events, &r.suspension}, r.finalize, r.reconcile)
 }
 
 func (r *OCIRepositoryReconciler) reconcile(ctx context.Context, obj *sourcev1.OCIRepository, rep *controllers.Reporter, summary *conditions.Summary) error {

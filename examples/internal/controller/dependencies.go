@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -141,29 +140,15 @@ func BecameReady() predicate.Predicate {
 		UpdateFunc: func(e event.UpdateEvent) bool {
 			o, ok1 := e.ObjectOld.(conditions.Getter)
 			n, ok2 := e.ObjectNew.(conditions.Getter)
-			if !ok1 || !ok2 {
+			if !ok1 || !ok2 || !conditions.IsReady(n) {
 				return false
 			}
-			nr := readyNow(n)
-			if nr == nil {
-				return false
-			}
-			or := readyNow(o)
-			return or == nil || or.Message != nr.Message
+			return !conditions.IsReady(o) ||
+				conditions.Get(o, conditions.Ready).Message != conditions.Get(n, conditions.Ready).Message
 		},
 		DeleteFunc:  func(event.DeleteEvent) bool { return false },
 		GenericFunc: func(event.GenericEvent) bool { return false },
 	}
-}
-
-// readyNow returns the Ready condition of obj when it is True at obj's
-// current generation, or nil.
-func readyNow(obj conditions.Getter) *metav1.Condition {
-	c := conditions.Get(obj, conditions.Ready)
-	if c == nil || c.Status != metav1.ConditionTrue || (c.ObservedGeneration != 0 && c.ObservedGeneration != obj.GetGeneration()) {
-		return nil
-	}
-	return c
 }
 
 // DependencyKind is a kind dependsOn references may name, with an empty

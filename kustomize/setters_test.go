@@ -150,7 +150,7 @@ func TestSetImagesFullReferenceWithDigestAndQuoting(t *testing.T) {
 // and markers naming a policy it was not given are listed.
 func TestSetImagesWarnsAndReportsUnresolved(t *testing.T) {
 	t.Parallel()
-	const file = `apiVersion: v1
+	file := `apiVersion: v1
 kind: ConfigMap
 metadata:
   name: tricky
@@ -167,6 +167,7 @@ data:
   notjson: x # {"$imagepolicy": apps:app}
   other: ghcr.io/org/other:1 # {"$imagepolicy": "apps:other"}
 # {"$imagepolicy": "apps:app"} on a line of its own
+  long: x # {"$imagepolicy": "apps:app", "pad": "` + strings.Repeat("p", 1024) + `"}
 `
 	root := writeTree(t, map[string]string{"cm.yaml": file})
 	res, err := kustomize.SetImages(t.Context(), root, ".", kustomize.SetImagesOptions{Policies: appPolicy})
@@ -185,6 +186,7 @@ data:
 		"cm.yaml:14: marker \"apps\" is not \"namespace:name\"",
 		"cm.yaml:15: marker",
 		"cm.yaml:17: text that looks like an image policy marker",
+		"cm.yaml:18: marker longer than 1024 bytes",
 	}
 	if len(res.Warnings) != len(wantWarn) {
 		t.Fatalf("warnings:\n%s", strings.Join(res.Warnings, "\n"))

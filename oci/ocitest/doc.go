@@ -25,4 +25,14 @@
 //		TrustedMaterial: tr,
 //		Identities:      []oci.Identity{{Issuer: keyless.Issuer(), Subject: keyless.Identity()}},
 //	}})
+//
+// New ties the registry to a test (closed when it ends); Start runs one
+// outside a test, for a demo or a local tool, and Close stops it.
+// PushImage pushes a small container image under a tag and returns its
+// digest, with an error rather than a testing.TB, for tag scanners and
+// image automation:
+//
+//	reg, err := ocitest.Start()
+//	defer reg.Close()
+//	digest, err := reg.PushImage(ctx, "demo/app", "1.1.0") // reg.Repo("demo/app")+":1.1.0"
 package ocitest

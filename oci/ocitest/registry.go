@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,13 +26,14 @@ import (
 	"github.com/gitopskit/kit/oci"
 )
 
-// Registry is a running in-process registry. It is closed when the test
-// ends.
+// Registry is a running in-process registry. One from New is closed when
+// the test ends; one from Start by Close.
 type Registry struct {
-	srv      *httptest.Server
-	cfg      config
-	token    string
-	requests atomic.Int64
+	srv       *httptest.Server
+	cfg       config
+	token     string
+	requests  atomic.Int64
+	closeOnce sync.Once
 }
 
 type config struct {
@@ -85,13 +88,29 @@ func WithMiddleware(wrap func(http.Handler) http.Handler) Option {
 // New starts a registry on 127.0.0.1 and closes it when t ends.
 func New(t testing.TB, opts ...Option) *Registry {
 	t.Helper()
+	r, err := Start(opts...)
+	if err != nil {
+		t.Fatalf("ocitest: %v", err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// Start starts a registry on 127.0.0.1 outside a test, for programs such
+// as demos and local development tools that want a throwaway registry; it
+// takes the same options as New. Stop it with Close.
+//
+// A test should use New instead. The helpers that take a testing.TB
+// (Sign, PushSignature, AttachBundle and the keyless ones) work on a
+// Registry from Start too, given a test's; PushImage needs none.
+func Start(opts ...Option) (*Registry, error) {
 	r := &Registry{}
 	for _, o := range opts {
 		o(&r.cfg)
 	}
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("token: %w", err)
 	}
 	r.token = hex.EncodeToString(b[:])
 	ropts := []registry.Option{registry.Logger(log.New(io.Discard, "", 0))}
@@ -107,16 +126,28 @@ func New(t testing.TB, opts ...Option) *Registry {
 	}
 	h = r.authenticate(h)
 	h = r.count(h)
-	r.srv = httptest.NewUnstartedServer(h)
-	r.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // TLS handshake noise of refused clients
+	// httptest.NewUnstartedServer panics when it cannot listen; Start says
+	// so in its error instead.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	r.srv = &httptest.Server{Listener: ln, Config: &http.Server{
+		Handler:  h,
+		ErrorLog: log.New(io.Discard, "", 0), // TLS handshake noise of refused clients
+	}}
 	if r.cfg.tls {
 		r.srv.StartTLS()
 	} else {
 		r.srv.Start()
 	}
-	t.Cleanup(r.srv.Close)
-	return r
+	return r, nil
 }
+
+// Close stops the registry and waits for the requests in flight to end;
+// what it stored is gone (files under WithBlobDir stay). Calling it again
+// does nothing.
+func (r *Registry) Close() { r.closeOnce.Do(r.srv.Close) }
 
 // Host returns host:port of the registry.
 func (r *Registry) Host() string {

@@ -114,13 +114,18 @@ func openStorage(gitDir string) *filesystem.Storage {
 }
 
 // open opens (or creates) the bare repository in dir. A repository that
-// does not open is removed and created again. The caller closes it.
+// does not open is removed and created again; what a writer killed midway
+// left (temporary packs, a pack whose index was never written) is removed
+// first, as the caller holds the lock no live writer could. The caller
+// closes it.
 func openCache(dir string, rebuild bool) (*filesystem.Storage, error) {
 	if rebuild {
 		if err := os.RemoveAll(dir); err != nil {
 			return nil, err
 		}
 	}
+	removeTempPacks(dir)
+	removeUnindexedPacks(dir)
 	st := openStorage(dir)
 	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err == nil {
 		if _, err := gogit.Open(st, nil); err == nil {
@@ -136,6 +141,18 @@ func openCache(dir string, rebuild bool) (*filesystem.Storage, error) {
 		return nil, fmt.Errorf("init cache repository: %w", err)
 	}
 	return st, nil
+}
+
+// removeUnindexedPacks removes the pack files of the repository in dir
+// that have no index: storePack renames a pack into place before its
+// index, and go-git fails every object lookup on a pack it cannot index.
+func removeUnindexedPacks(dir string) {
+	packs, _ := filepath.Glob(filepath.Join(dir, "objects", "pack", "pack-*.pack"))
+	for _, p := range packs {
+		if _, err := os.Stat(strings.TrimSuffix(p, ".pack") + ".idx"); errors.Is(err, os.ErrNotExist) {
+			_ = os.Remove(p)
+		}
+	}
 }
 
 // maxPacks is the number of pack files past which a cache repository's

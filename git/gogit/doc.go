@@ -4,8 +4,9 @@
 // A Client talks to one remote. Clone checks a revision out as a git
 // repository; Export writes a revision's files only, fetching incrementally
 // through a Cache; both skip all work when CloneOptions.LastRevision is still
-// current (one ls-remote round trip). Init, Commit, SwitchBranch and Push
-// write back.
+// current (one ls-remote round trip). CloneCached is Clone through the
+// Cache: it fetches like Export, then links the cache's packs into a
+// repository of its own. Init, Commit, SwitchBranch and Push write back.
 //
 // What to check out follows git.Reference's precedence:
 // Commit > Name > SemVer > Tag > Branch > remote HEAD. Fetches are shallow

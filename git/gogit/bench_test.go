@@ -81,10 +81,12 @@ func generateBenchRepo(repo *gittest.Repository) {
 	}
 }
 
-// procStats is what a child process cost: wall time and peak resident
+// procStats is what a child process cost: wall time, CPU time (user and
+// system, which the machine's load hardly changes) and peak resident
 // memory.
 type procStats struct {
 	wall   time.Duration
+	cpu    time.Duration
 	maxRSS int64 // KiB
 }
 
@@ -114,6 +116,7 @@ func inProcess(b *testing.B, job childJob) procStats {
 		b.Fatalf("%s %v: %v\n%s", job.Op, job.Args, err, out.String())
 	}
 	st.maxRSS = rep.HWMKB
+	st.cpu = time.Duration(rep.CPUNS)
 	return st
 }
 
@@ -124,15 +127,16 @@ func gitJob(dir string, args ...string) childJob {
 }
 
 func (s procStats) add(o procStats) procStats {
-	return procStats{wall: s.wall + o.wall, maxRSS: s.maxRSS + o.maxRSS}
+	return procStats{wall: s.wall + o.wall, cpu: s.cpu + o.cpu, maxRSS: s.maxRSS + o.maxRSS}
 }
 
 func (s procStats) mean(n int) procStats {
-	return procStats{wall: s.wall / time.Duration(n), maxRSS: s.maxRSS / int64(n)}
+	return procStats{wall: s.wall / time.Duration(n), cpu: s.cpu / time.Duration(n), maxRSS: s.maxRSS / int64(n)}
 }
 
 func report(b *testing.B, prefix string, s procStats) {
 	b.ReportMetric(s.wall.Seconds(), prefix+"-s")
+	b.ReportMetric(s.cpu.Seconds(), prefix+"-cpu-s")
 	b.ReportMetric(float64(s.maxRSS)/1024, prefix+"-peak-RSS-MiB")
 }
 
@@ -181,6 +185,7 @@ func BenchmarkGit(b *testing.B) {
 		report(b, "gogit", gogitStats)
 		report(b, "git-cli", cliStats)
 		b.ReportMetric(gogitStats.wall.Seconds()/cliStats.wall.Seconds(), "time-vs-cli-x")
+		b.ReportMetric(gogitStats.cpu.Seconds()/cliStats.cpu.Seconds(), "cpu-vs-cli-x")
 		b.ReportMetric(float64(gogitStats.maxRSS)/float64(cliStats.maxRSS), "memory-vs-cli-x")
 	})
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,12 +36,19 @@ type childJob struct {
 }
 
 // childReport is what the child answers: the error text, whether it was
-// a limit error and which, and its peak resident memory.
+// a limit error and which, its peak resident memory and the CPU time it
+// used (user and system, its own children's included).
 type childReport struct {
 	Err   string `json:"err"`
 	Limit string `json:"limit"`
 	HWMKB int64  `json:"hwm_kb"`
+	CPUNS int64  `json:"cpu_ns"`
 }
+
+// childProfileEnv, when set in the parent's environment, names a file
+// each child writes its CPU profile to (the name's "%d" replaced by the
+// child's process id): how BenchmarkGit's clones are profiled.
+const childProfileEnv = "GITOPSKIT_GIT_CHILD_CPUPROFILE"
 
 func TestMain(m *testing.M) {
 	if job := os.Getenv(childEnv); job != "" {
@@ -73,6 +81,19 @@ func runChild(spec string) int {
 	if job.Op == "export" {
 		run = c.Export
 	}
+	if name := os.Getenv(childProfileEnv); name != "" {
+		f, err := os.Create(strings.ReplaceAll(name, "%d", strconv.Itoa(os.Getpid())))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
 	_, err = run(context.Background(), filepath.Join(job.Dir, "out"), job.Opts)
 	var rep childReport
 	if err != nil {
@@ -83,6 +104,10 @@ func runChild(spec string) int {
 		}
 	}
 	rep.HWMKB = peakRSS()
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		rep.CPUNS = ru.Utime.Nano() + ru.Stime.Nano()
+	}
 	out, _ := json.Marshal(rep)
 	fmt.Println(string(out))
 	return 0
@@ -102,6 +127,9 @@ func runProgram(job childJob) int {
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rep.HWMKB = ru.Maxrss
+		// The program's own and its waited-for children's (git-remote-http,
+		// index-pack).
+		rep.CPUNS = ru.Utime.Nano() + ru.Stime.Nano()
 	}
 	data, _ := json.Marshal(rep)
 	fmt.Println(string(data))

@@ -83,7 +83,21 @@ func (c *Client) cloneInto(ctx context.Context, r *remote, dir string, t *target
 	gitDir := filepath.Join(dir, ".git")
 	st := openStorage(gitDir)
 	defer st.Close()
-	pack, err := c.fetch(ctx, r, st, gitDir, t, opts)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	// The blobs are written as the pack streams in, then renamed into
+	// place by the checkout (see blobStage), within what the limits leave
+	// (a submodule's checkout shares its parent's).
+	files, bytes := ws.use.left()
+	stage, err := newBlobStage(root, files, bytes)
+	if err != nil {
+		return nil, err
+	}
+	defer stage.remove()
+	pack, err := c.fetchStaging(ctx, r, st, gitDir, t, opts, stage)
 	if err != nil {
 		return nil, err
 	}
@@ -92,19 +106,17 @@ func (c *Client) cloneInto(ctx context.Context, r *remote, dir string, t *target
 	if err != nil {
 		return nil, fmt.Errorf("%w: commit %s not fetched", git.ErrReferenceNotFound, t.commit)
 	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
 	sparse := normalizeSparse(opts.SparseDirectories)
-	w := &treeWriter{ctx: ctx, st: st, pack: pack, root: root, sparse: sparse, use: ws.use, escapingLinks: opts.AllowEscapingSymlinks, gitlinks: true}
+	w := &treeWriter{ctx: ctx, st: st, pack: pack, root: root, sparse: sparse, use: ws.use, escapingLinks: opts.AllowEscapingSymlinks, gitlinks: true, staged: stage}
 	w.start()
 	err = w.writeTree(commit.TreeHash, "")
 	if werr := w.stop(); err == nil {
 		err = werr
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := stage.remove(); err != nil {
 		return nil, err
 	}
 	if err := writeIndex(ctx, st, root, commit.TreeHash, sparse, ws.use.lim.files); err != nil {

@@ -41,6 +41,12 @@ const (
 // It returns the pack received (nil when nothing was), to read its objects
 // from directly; the caller closes it.
 func (c *Client) fetch(ctx context.Context, r *remote, st storage.Storer, gitDir string, t *target, opts CloneOptions) (*packBlobs, error) {
+	return c.fetchStaging(ctx, r, st, gitDir, t, opts, nil)
+}
+
+// fetchStaging is fetch, with the pack's whole blobs staged into stage as
+// they stream in (none when stage is nil).
+func (c *Client) fetchStaging(ctx context.Context, r *remote, st storage.Storer, gitDir string, t *target, opts CloneOptions, stage *blobStage) (*packBlobs, error) {
 	depth := 1
 	if opts.Full {
 		depth = 0
@@ -64,7 +70,7 @@ func (c *Client) fetch(ctx context.Context, r *remote, st storage.Storer, gitDir
 			depth = 0
 		}
 	}
-	pack, err := c.fetchWants(ctx, r, st, gitDir, wants, depth, opts.limits())
+	pack, err := c.fetchWants(ctx, r, st, gitDir, wants, depth, opts.limits(), stage)
 	if err != nil {
 		return nil, err
 	}
@@ -97,8 +103,9 @@ func advertisedObject(r *remote, h plumbing.Hash) bool {
 }
 
 // fetchWants fetches wants (and their history to depth, 0 for all) into
-// st, unless st has them already.
-func (c *Client) fetchWants(ctx context.Context, r *remote, st storage.Storer, gitDir string, wants []plumbing.Hash, depth int, lim limits) (*packBlobs, error) {
+// st, unless st has them already, staging the pack's whole blobs into
+// stage if not nil.
+func (c *Client) fetchWants(ctx context.Context, r *remote, st storage.Storer, gitDir string, wants []plumbing.Hash, depth int, lim limits, stage *blobStage) (*packBlobs, error) {
 	missing := false
 	for _, w := range wants {
 		if st.HasEncodedObject(w) != nil {
@@ -157,7 +164,7 @@ func (c *Client) fetchWants(ctx context.Context, r *remote, st storage.Storer, g
 		return nil, c.fetchError(ctx, err)
 	}
 	defer res.Close()
-	pack, err := storePack(ctx, st, gitDir, sidebandReader(req.Capabilities, res), lim, thin)
+	pack, err := storePack(ctx, st, gitDir, sidebandReader(req.Capabilities, res), lim, thin, stage)
 	if err != nil {
 		removeTempPacks(gitDir)
 		return nil, c.fetchError(ctx, err)

@@ -26,9 +26,12 @@ import (
 // bases that st holds rather than the pack) is completed with those bases
 // first, as git's index-pack --fix-thin does.
 //
+// When stage is not nil, the pack's whole blobs are staged as they stream
+// in (see blobStage).
+//
 // It returns the pack for reading objects straight from it (nil when the
 // pack was empty); the caller closes it.
-func storePack(ctx context.Context, st storage.Storer, gitDir string, r io.Reader, lim limits, thin bool) (*packBlobs, error) {
+func storePack(ctx context.Context, st storage.Storer, gitDir string, r io.Reader, lim limits, thin bool, stage *blobStage) (*packBlobs, error) {
 	packDir := filepath.Join(gitDir, "objects", "pack")
 	tmp, err := os.CreateTemp(packDir, "tmp_pack_")
 	if err != nil {
@@ -42,12 +45,13 @@ func storePack(ctx context.Context, st storage.Storer, gitDir string, r io.Reade
 			os.Remove(tmp.Name() + ".idx")
 		}
 	}()
-	check := newPackCheck(lim)
+	check := newStagingPackCheck(lim, stage)
 	out := &trailerWriter{w: bufio.NewWriterSize(tmp, 256<<10), h: sha1.New()}
 	err = copyChecked(ctx, out, check, r)
 	if cerr := check.Close(); err == nil {
 		err = cerr
 	}
+	stage.finish(check) // the ids of the blobs it hashed
 	if err == nil {
 		err = out.w.Flush()
 	}

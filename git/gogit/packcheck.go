@@ -51,6 +51,9 @@ type packCheck struct {
 	br       *bufio.Reader
 	zr       io.ReadCloser // reused for every object
 	buf      []byte        // reused for every object
+	// stage, if any, is given the whole blobs it accepts, to hash (their
+	// entries' ids are set by its finish) and write.
+	stage *blobStage
 }
 
 // packEntry is one object entry of a pack.
@@ -64,9 +67,13 @@ type packEntry struct {
 	id     plumbing.Hash // whole objects: its id (deltas: set by the indexer)
 }
 
-func newPackCheck(lim limits) *packCheck {
+func newPackCheck(lim limits) *packCheck { return newStagingPackCheck(lim, nil) }
+
+// newStagingPackCheck returns a packCheck that hands the whole blobs stage
+// accepts to it (none when stage is nil).
+func newStagingPackCheck(lim limits, stage *blobStage) *packCheck {
 	c := &packCheck{lim: lim, in: make(chan []byte), need: make(chan struct{}), quit: make(chan struct{}), done: make(chan struct{}),
-		whole: map[plumbing.Hash]bool{}, bases: map[plumbing.Hash]bool{}}
+		whole: map[plumbing.Hash]bool{}, bases: map[plumbing.Hash]bool{}, stage: stage}
 	c.br = bufio.NewReaderSize(c, 64<<10)
 	go func() {
 		defer close(c.done)
@@ -270,13 +277,26 @@ func (c *packCheck) object(r *bufio.Reader) error {
 	if err != nil {
 		return malformed("object data", err)
 	}
+	// At most one byte more than the header says is inflated: enough to
+	// tell that it lies.
+	data := &countingReader{r: &io.LimitedReader{R: zr, N: int64(size) + 1}}
+	if typ == packBlob && c.stage.accepts(size) {
+		// The stage hashes and writes it while the next objects inflate.
+		content, err := readStagedBlob(data, size)
+		if err != nil {
+			return malformed("object data", err)
+		}
+		if uint64(data.n) != size {
+			return malformed(fmt.Sprintf("object data: %d bytes inflated, header says %d", data.n, size), nil)
+		}
+		c.stage.add(len(c.entries), content)
+		c.entries = append(c.entries, e)
+		return nil
+	}
 	var h hash.Hash
 	if typ < packOFSDelta {
 		h = plumbing.NewHasher(packType(typ), int64(size)).Hash
 	}
-	// At most one byte more than the header says is inflated: enough to
-	// tell that it lies.
-	data := &countingReader{r: &io.LimitedReader{R: zr, N: int64(size) + 1}}
 	if typ >= packOFSDelta {
 		// A delta starts with the sizes of its base and of its result.
 		br := bufio.NewReaderSize(data, 64)

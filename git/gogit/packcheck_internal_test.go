@@ -79,13 +79,21 @@ func testLimits() limits {
 // checkPack runs data through a packCheck in chunks of chunk bytes, as a
 // fetch does, and returns what reached the writer and the verdict.
 func checkPack(data []byte, lim limits, chunk int) ([]byte, error) {
+	_, stored, err := checkPackStaging(data, lim, chunk, nil)
+	return stored, err
+}
+
+// checkPackStaging is checkPack with the whole blobs staged into stage
+// (finished when it returns), and returns the check too.
+func checkPackStaging(data []byte, lim limits, chunk int, stage *blobStage) (*packCheck, []byte, error) {
 	var stored bytes.Buffer
-	check := newPackCheck(lim)
+	check := newStagingPackCheck(lim, stage)
 	err := copyChecked(context.Background(), &stored, check, &chunkReader{data: data, n: chunk})
 	if cerr := check.Close(); err == nil {
 		err = cerr
 	}
-	return stored.Bytes(), err
+	stage.finish(check)
+	return check, stored.Bytes(), err
 }
 
 type chunkReader struct {
@@ -137,6 +145,11 @@ func TestPackCheck(t *testing.T) {
 	for _, tc := range cases {
 		for _, chunk := range []int{1, 7, 64 << 10} {
 			stored, err := checkPack(tc.pack, testLimits(), chunk)
+			// Staging the blobs changes nothing of the verdict.
+			_, stagedStored, stagedErr := checkPackStaging(tc.pack, testLimits(), chunk, testStage(t, 100, 1<<30))
+			if (err == nil) != (stagedErr == nil) || limitName(err) != limitName(stagedErr) || !bytes.Equal(stored, stagedStored) {
+				t.Errorf("%s (chunks of %d): staged: err = %v, %d bytes stored; not staged: err = %v, %d bytes", tc.name, chunk, stagedErr, len(stagedStored), err, len(stored))
+			}
 			switch {
 			case tc.wantLimit != "":
 				if limitName(err) != tc.wantLimit || !errors.Is(err, git.ErrSizeLimit) {

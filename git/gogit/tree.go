@@ -132,6 +132,13 @@ type usage struct {
 	lim          limits
 }
 
+// left returns the entries and bytes the limits leave.
+func (u *usage) left() (files, bytes int64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.lim.files - u.files, u.lim.checkoutSize - u.bytes
+}
+
 // add counts files entries and n bytes, failing past the limits.
 func (u *usage) add(files, n int64) error {
 	u.mu.Lock()
@@ -164,6 +171,10 @@ type treeWriter struct {
 	// gitlinks creates an empty folder where a submodule goes (as git
 	// does); otherwise submodule entries are left out.
 	gitlinks bool
+	// staged, if any, holds blobs of pack already written to files under
+	// root (a fresh clone's): a file is renamed into place from there
+	// rather than inflated from the pack again.
+	staged *blobStage
 
 	// made are the folders created so far: a folder is created when the
 	// first entry under it is, so a checkout never holds an empty folder.
@@ -178,14 +189,15 @@ type treeWriter struct {
 }
 
 // writeJob is a file waiting to be written by the pool: data (which the
-// pool closes), or entry of pack.
+// pool closes), entry of pack, or the staged file of that entry.
 type writeJob struct {
-	root  *os.Root
-	name  string
-	data  io.ReadCloser // reading it touches no shared storage
-	pack  *packBlobs
-	entry packEntry
-	perm  os.FileMode
+	root   *os.Root
+	name   string
+	data   io.ReadCloser // reading it touches no shared storage
+	pack   *packBlobs
+	entry  packEntry
+	staged string // under root: renamed to name
+	perm   os.FileMode
 }
 
 func (w *treeWriter) start() {
@@ -211,6 +223,9 @@ func (w *treeWriter) start() {
 }
 
 func (j writeJob) write(in *packInflater) error {
+	if j.staged != "" {
+		return j.root.Rename(j.staged, j.name)
+	}
 	if j.pack == nil {
 		return createFile(j.root, j.name, j.perm, j.data)
 	}
@@ -319,7 +334,18 @@ func (w *treeWriter) writeEntry(root *os.Root, name, p string, entry object.Tree
 		if err := w.use.add(1, int64(e.size)); err != nil {
 			return err
 		}
-		w.jobs <- writeJob{root: root, name: name, pack: w.pack, entry: e, perm: filePerm(entry.Mode)}
+		perm := filePerm(entry.Mode)
+		if perm == 0o644 && w.staged != nil && root == w.staged.root {
+			// Staged with that mode (the umask applied as for any file).
+			// The rename replaces nothing: the walk writes each path of
+			// the fresh clone once (duplicate names are refused), and
+			// never writes through a link.
+			if staged, ok := w.staged.take(entry.Hash); ok {
+				w.jobs <- writeJob{root: root, name: name, staged: staged}
+				return nil
+			}
+		}
+		w.jobs <- writeJob{root: root, name: name, pack: w.pack, entry: e, perm: perm}
 		return nil
 	}
 	obj, err := w.st.EncodedObject(plumbing.BlobObject, entry.Hash)

@@ -2,7 +2,6 @@ package gogit
 
 import (
 	"bufio"
-	"compress/zlib"
 	"container/list"
 	"context"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/klauspost/compress/zlib"
 )
 
 const (

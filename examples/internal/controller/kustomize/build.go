@@ -32,20 +32,36 @@ const (
 // build builds spec.path of the source tree at root with the spec's
 // overlay, decryption and substitution.
 func (r *KustomizationReconciler) build(ctx context.Context, obj *kustomizev1.Kustomization, root string, rep *controllers.Reporter) ([]*unstructured.Unstructured, error) {
-	dir, err := buildPath(root, obj.Spec.Path)
+	opts, err := r.buildOptions(ctx, obj, rep)
 	if err != nil {
 		return nil, err
 	}
+	return buildWith(ctx, obj, root, opts)
+}
+
+// buildOptions gathers the build's settings: the spec's overlay, and the
+// decryption keys and substitution variables it reads from the cluster.
+func (r *KustomizationReconciler) buildOptions(ctx context.Context, obj *kustomizev1.Kustomization, rep *controllers.Reporter) (kustomize.Options, error) {
 	opts := kustomize.Options{Overlay: overlay(obj), AllowRemoteBases: r.AllowRemoteBases}
+	var err error
 	if obj.Spec.Decryption != nil {
 		if opts.Decrypt, err = r.decryption(ctx, obj, rep); err != nil {
-			return nil, err
+			return opts, err
 		}
 	}
 	if obj.Spec.PostBuild != nil {
 		if opts.Substitute, err = r.substitution(ctx, obj, rep); err != nil {
-			return nil, err
+			return opts, err
 		}
+	}
+	return opts, nil
+}
+
+// buildWith builds spec.path of the source tree at root with opts.
+func buildWith(ctx context.Context, obj *kustomizev1.Kustomization, root string, opts kustomize.Options) ([]*unstructured.Unstructured, error) {
+	dir, err := buildPath(root, obj.Spec.Path)
+	if err != nil {
+		return nil, err
 	}
 	objs, err := kustomize.Build(ctx, root, dir, opts)
 	if err != nil {

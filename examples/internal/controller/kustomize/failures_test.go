@@ -29,6 +29,9 @@ func TestFailuresDeleteNothing(t *testing.T) {
 	unreachable := good
 	unreachable.URL = "http://127.0.0.1:1/gitrepository/app.tar.gz"
 	unreachable.Revision = revision()
+	// Another artifact: the same digest would be served from the last
+	// build, rightly, whatever the URL.
+	unreachable.Digest = artifact.Digest("sha256:" + strings.Repeat("1", 64))
 	tampered := good
 	tampered.Revision = revision()
 	tampered.Digest = artifact.Digest("sha256:" + strings.Repeat("0", 64))

@@ -47,14 +47,15 @@ func originRevision(a *artifact.Artifact) string {
 }
 
 // setDigest returns the sha256 of the built objects, independent of their
-// order.
-func setDigest(objs []*unstructured.Unstructured) (string, error) {
+// order, and the size of their JSON encoding.
+func setDigest(objs []*unstructured.Unstructured) (digest string, size int64, err error) {
 	sums := make([]string, 0, len(objs))
 	for _, o := range objs {
 		b, err := json.Marshal(o.Object)
 		if err != nil {
-			return "", fmt.Errorf("digest of %s: %w", ssa.IDOf(o), err)
+			return "", 0, fmt.Errorf("digest of %s: %w", ssa.IDOf(o), err)
 		}
+		size += int64(len(b))
 		sum := sha256.Sum256(b)
 		sums = append(sums, hex.EncodeToString(sum[:]))
 	}
@@ -63,7 +64,7 @@ func setDigest(objs []*unstructured.Unstructured) (string, error) {
 	for _, s := range sums {
 		h.Write([]byte(s))
 	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), size, nil
 }
 
 // recordHistory adds the outcome of a reconcile to status.history, newest

@@ -114,7 +114,7 @@ func startManager(ctx context.Context) (<-chan struct{}, error) {
 	r := &KustomizationReconciler{
 		Client:      mgr.GetClient(),
 		Config:      objectRequests.wrap(env.Config()),
-		Fetcher:     fetch.New(fetch.WithRetries(1), fetch.WithBackoff(10*time.Millisecond, 50*time.Millisecond)),
+		Fetcher:     fetch.New(fetch.WithRetries(1), fetch.WithBackoff(10*time.Millisecond, 50*time.Millisecond), fetch.WithHTTPClient(downloads.client())),
 		Concurrency: 8,
 		Metrics:     rec,
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/gitopskit/kit/artifact"
 	"github.com/gitopskit/kit/artifact/fetch"
 	"github.com/gitopskit/kit/runtime/acl"
 	"github.com/gitopskit/kit/runtime/conditions"
@@ -112,6 +113,13 @@ type KustomizationReconciler struct {
 	// network and runs git from inside a tenant's build. Off, every remote
 	// reference is a build failure naming it.
 	AllowRemoteBases bool
+	// BuildCacheBytes bounds the build cache (the objects of each
+	// Kustomization's last build, measured as JSON): a re-check of a
+	// Kustomization whose artifact, spec and values read from the cluster
+	// are unchanged reuses its last build instead of downloading and
+	// building the artifact again. Zero means DefaultBuildCacheBytes, a
+	// negative value disables the cache.
+	BuildCacheBytes int64
 
 	suspension controllers.Suspension
 
@@ -121,6 +129,9 @@ type KustomizationReconciler struct {
 	// a request. Remote clusters (spec.kubeConfig) are asked about every
 	// object.
 	schemas *ssa.Schemas
+
+	// builds is the build cache (see BuildCacheBytes); nil when disabled.
+	builds *buildCache
 
 	// applier is the uncached admin client, built by SetupWithManager,
 	// used when no service account is impersonated.
@@ -184,22 +195,9 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 	ctx, cancel := context.WithTimeout(ctx, obj.GetTimeout())
 	defer cancel()
 
-	tmp, err := os.MkdirTemp("", "kustomization-")
+	objs, err := r.objects(ctx, obj, art, requested, rep, run)
 	if err != nil {
-		return fmt.Errorf("creating a temporary folder: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	root := filepath.Join(tmp, "source")
-	if _, err := r.Fetcher.Fetch(ctx, *art, root); err != nil {
-		return reconcile.Fail(ArtifactFailedReason, fmt.Errorf("fetching artifact of revision %s: %w", art.Revision, err))
-	}
-
-	objs, err := r.build(ctx, obj, root, rep)
-	if err != nil {
-		return reconcile.Fail(BuildFailedReason, fmt.Errorf("building revision %s: %w", art.Revision, err))
-	}
-	if run.digest, err = setDigest(objs); err != nil {
-		return reconcile.Fail(BuildFailedReason, fmt.Errorf("building revision %s: %w", art.Revision, err))
+		return err
 	}
 
 	c, err := r.applyClient(ctx, obj, rep)
@@ -293,6 +291,50 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 		rep.Eventf(corev1.EventTypeNormal, "ReconciliationSucceeded", "Applied revision: %s: %s", art.Revision, changes)
 	}
 	return nil
+}
+
+// objects returns the objects of obj's build of art: from the build cache
+// when nothing the build reads has changed since the last one (and no
+// reconcile was requested, which always rebuilds), otherwise fetched and
+// built afresh. A build that may reach the network (remote bases) is never
+// cached: what it loads can change while the artifact stays the same.
+func (r *KustomizationReconciler) objects(ctx context.Context, obj *kustomizev1.Kustomization, art *artifact.Artifact, requested bool, rep *controllers.Reporter, run *run) ([]*unstructured.Unstructured, error) {
+	opts, err := r.buildOptions(ctx, obj, rep)
+	if err != nil {
+		return nil, reconcile.Fail(BuildFailedReason, fmt.Errorf("building revision %s: %w", art.Revision, err))
+	}
+	name := client.ObjectKeyFromObject(obj)
+	cacheable := r.builds != nil && !r.AllowRemoteBases
+	key := newBuildKey(obj, string(art.Digest), opts)
+	if cacheable && !requested {
+		if objs, digest, ok := r.builds.get(name, key); ok {
+			run.digest = digest
+			return objs, nil
+		}
+	}
+
+	tmp, err := os.MkdirTemp("", "kustomization-")
+	if err != nil {
+		return nil, fmt.Errorf("creating a temporary folder: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	root := filepath.Join(tmp, "source")
+	if _, err := r.Fetcher.Fetch(ctx, *art, root); err != nil {
+		return nil, reconcile.Fail(ArtifactFailedReason, fmt.Errorf("fetching artifact of revision %s: %w", art.Revision, err))
+	}
+	objs, err := buildWith(ctx, obj, root, opts)
+	if err != nil {
+		return nil, reconcile.Fail(BuildFailedReason, fmt.Errorf("building revision %s: %w", art.Revision, err))
+	}
+	digest, size, err := setDigest(objs)
+	if err != nil {
+		return nil, reconcile.Fail(BuildFailedReason, fmt.Errorf("building revision %s: %w", art.Revision, err))
+	}
+	run.digest = digest
+	if cacheable {
+		r.builds.put(name, key, objs, digest, size)
+	}
+	return objs, nil
 }
 
 // source returns the Kustomization's source, once it has an artifact.
@@ -490,6 +532,7 @@ func (r *KustomizationReconciler) checkHealth(ctx context.Context, obj *kustomiz
 // finalize deletes or orphans the inventory as spec.deletionPolicy says,
 // and the Lifecycle then drops the finalizer.
 func (r *KustomizationReconciler) finalize(ctx context.Context, obj *kustomizev1.Kustomization, rep *controllers.Reporter) error {
+	r.builds.forget(client.ObjectKeyFromObject(obj))
 	del, wait := false, false
 	switch obj.GetDeletionPolicy() {
 	case kustomizev1.DeletionPolicyDelete:

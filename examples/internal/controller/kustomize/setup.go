@@ -50,6 +50,12 @@ func (r *KustomizationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return fmt.Errorf("kustomization reconciler: building the apply client: %w", err)
 	}
 	r.applier = applier
+	switch {
+	case r.BuildCacheBytes == 0:
+		r.builds = newBuildCache(DefaultBuildCacheBytes)
+	case r.BuildCacheBytes > 0:
+		r.builds = newBuildCache(r.BuildCacheBytes)
+	}
 	// gitopsd's own identity reads the schemas and the mutating admission
 	// configuration; impersonated appliers share them (schemas reveal no
 	// object).

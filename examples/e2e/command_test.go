@@ -242,6 +242,7 @@ func TestDemo(t *testing.T) {
 	for name, d := range map[string]time.Duration{
 		"first sync": res.FirstApplied, "request": res.RequestLatency, "prune": res.PruneLatency, "polling": res.PollingLatency,
 		"alert": res.NotificationLatency, "webhook": res.WebhookLatency,
+		"image commit": res.ImageCommitLatency, "image applied": res.ImageUpdateLatency,
 	} {
 		if d <= 0 {
 			t.Errorf("%s latency not measured", name)

@@ -69,8 +69,8 @@ type Options struct {
 // Result holds what the demo measured.
 type Result struct {
 	// Revisions are the commits pushed, in order: the sample application,
-	// the changed ConfigMap, the removed manifest, the change picked up by
-	// polling.
+	// the changed ConfigMap, the removed manifest, the changes of the
+	// later steps, and last the ImageUpdateAutomation's commit.
 	Revisions []string
 	// FirstApplied is the time from creating the GitRepository and the
 	// Kustomization to the Kustomization being Ready.
@@ -99,6 +99,14 @@ type Result struct {
 	// the end of the push of the values ConfigMap to the HelmRelease Ready
 	// at the upgraded revision.
 	HelmUpgradeLatency time.Duration
+	// ImageCommitLatency is tag-to-commit: from the end of the push of a
+	// new image tag to the registry to the ImageUpdateAutomation having
+	// pushed its commit of the new tag to the demo's repository.
+	ImageCommitLatency time.Duration
+	// ImageUpdateLatency is tag-to-applied: from the end of the push of
+	// the new image tag to the Kustomization having applied the
+	// automation's commit.
+	ImageUpdateLatency time.Duration
 }
 
 // demo is one run's state.
@@ -115,6 +123,9 @@ type demo struct {
 	res     Result
 	// receiverAddr is gitopsd's webhook receiver server, host:port.
 	receiverAddr string
+	// githubPath and githubToken are the webhook path and the token of
+	// the GitHub Receiver of the GitRepository (the webhook step's).
+	githubPath, githubToken string
 }
 
 // Run runs the demo until every step succeeded, one failed or ctx ended,
@@ -173,6 +184,7 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 		{"apply a change (interval polling)", d.changeWithPolling},
 		{"alert on a failure, once, and on its fix", d.alert},
 		{"install and upgrade a Helm release", d.helmRelease},
+		{"update an image from its registry (image automation)", d.imageUpdate},
 		{"show what the Kustomization applied", d.tree},
 	}
 	for _, s := range steps {
@@ -196,7 +208,9 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 	d.printf("  with a webhook             %8s   (GitHub push event to gitopsd's receiver after the push)\n", round(d.res.WebhookLatency))
 	d.printf("  with interval polling      %8s   (GitRepository interval %s, no request)\n", round(d.res.PollingLatency), d.res.PollInterval)
 	d.printf("  a failure, to its alert    %8s   (push of a broken manifest to the webhook's notification)\n", round(d.res.NotificationLatency))
-	d.printf("  a values change, released  %8s   (push of a HelmRelease's valuesFrom ConfigMap to the upgraded revision)\n\n", round(d.res.HelmUpgradeLatency))
+	d.printf("  a values change, released  %8s   (push of a HelmRelease's valuesFrom ConfigMap to the upgraded revision)\n", round(d.res.HelmUpgradeLatency))
+	d.printf("  a new image tag, committed %8s   (push of an image tag to the ImageUpdateAutomation's commit of it)\n", round(d.res.ImageCommitLatency))
+	d.printf("  a new image tag, applied   %8s   (push of an image tag to the Kustomization having applied that commit)\n\n", round(d.res.ImageUpdateLatency))
 	return &d.res, nil
 }
 

@@ -62,6 +62,7 @@ func (d *demo) changeWithWebhook(ctx context.Context) (func() error, error) {
 	}); err != nil {
 		return nil, err
 	}
+	d.githubPath, d.githubToken = rcv.Status.WebhookPath, token
 	d.printf("✓ Receiver %s Ready in %s: webhooks go to http://%s%s\n", receiverName, since(t0), d.receiverAddr, shortPath(rcv.Status.WebhookPath))
 
 	d.printf("→ pushing a commit that changes app-config's greeting to \"hello, webhook\", then posting GitHub's push event\n")

@@ -90,13 +90,18 @@ func (c *Client) cloneInto(ctx context.Context, r *remote, dir string, t *target
 	defer root.Close()
 	// The blobs are written as the pack streams in, then renamed into
 	// place by the checkout (see blobStage), within what the limits leave
-	// (a submodule's checkout shares its parent's).
-	files, bytes := ws.use.left()
-	stage, err := newBlobStage(root, files, bytes)
-	if err != nil {
-		return nil, err
+	// (a submodule's checkout shares its parent's). Not for a sparse
+	// checkout: the pack holds every blob of the commit, and writing
+	// those outside the sparse directories would cost more than it saves.
+	sparse := normalizeSparse(opts.SparseDirectories)
+	var stage *blobStage
+	if len(sparse) == 0 {
+		files, bytes := ws.use.left()
+		if stage, err = newBlobStage(root, files, bytes); err != nil {
+			return nil, err
+		}
+		defer stage.remove()
 	}
-	defer stage.remove()
 	pack, err := c.fetchStaging(ctx, r, st, gitDir, t, opts, stage)
 	if err != nil {
 		return nil, err
@@ -106,7 +111,6 @@ func (c *Client) cloneInto(ctx context.Context, r *remote, dir string, t *target
 	if err != nil {
 		return nil, fmt.Errorf("%w: commit %s not fetched", git.ErrReferenceNotFound, t.commit)
 	}
-	sparse := normalizeSparse(opts.SparseDirectories)
 	w := &treeWriter{ctx: ctx, st: st, pack: pack, root: root, sparse: sparse, use: ws.use, escapingLinks: opts.AllowEscapingSymlinks, gitlinks: true, staged: stage}
 	w.start()
 	err = w.writeTree(commit.TreeHash, "")

@@ -15,8 +15,9 @@ import (
 // streams in and renames them into place; what comes out is what git
 // checks out, whatever a blob's shape: one content at several paths,
 // a content that is both a regular and an executable file, a link whose
-// target is a file's content, a blob too large to stage, an empty one,
-// files outside the sparse directories; nothing of the stage is left.
+// target is a file's content, a blob too large to stage, an empty one;
+// a sparse clone (which stages nothing) checks out the same; nothing of
+// the stage is left.
 func TestCloneStagedBlobs(t *testing.T) {
 	t.Parallel()
 	srv := gittest.NewServer(t)

@@ -60,10 +60,13 @@ type CrossNamespaceSourceReference struct {
 	Namespace string `json:"namespace,omitempty"`
 }
 
-// GitSpec is the git part of an automation.
+// GitSpec is the git part of an automation. A checkout of anything but a
+// branch (a tag, a semver range, a commit, a reference name outside
+// refs/heads/) needs spec.git.push.branch: the commit goes on a branch.
+// +kubebuilder:validation:XValidation:rule="!has(self.checkout) || (has(self.push) && has(self.push.branch)) || (!has(self.checkout.ref.commit) && (has(self.checkout.ref.name) ? self.checkout.ref.name.startsWith('refs/heads/') : (!has(self.checkout.ref.semver) && !has(self.checkout.ref.tag))))",message="a checkout of a tag, semver range, commit or non-branch reference name needs spec.git.push.branch"
 type GitSpec struct {
-	// Checkout is the branch to check out; the GitRepository's
-	// spec.ref.branch when not set.
+	// Checkout is what to check out; the GitRepository's spec.ref when not
+	// set.
 	// +optional
 	Checkout *GitCheckoutSpec `json:"checkout,omitempty"`
 
@@ -79,18 +82,42 @@ type GitSpec struct {
 
 // GitCheckoutSpec names what to check out.
 type GitCheckoutSpec struct {
-	// Reference to check out; only a branch is supported.
+	// Reference to check out.
 	// +required
 	Reference GitCheckoutReference `json:"ref"`
 }
 
-// GitCheckoutReference is a branch.
+// GitCheckoutReference selects the commit a run starts from, with the
+// fields and precedence of a GitRepository's spec.ref (and Flux's):
+// commit > name > semver > tag > branch.
+// +kubebuilder:validation:XValidation:rule="has(self.branch) || has(self.tag) || has(self.semver) || has(self.name) || has(self.commit)",message="one of branch, tag, semver, name or commit is required"
 type GitCheckoutReference struct {
 	// Branch to check out.
-	// +required
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
-	Branch string `json:"branch"`
+	Branch string `json:"branch,omitempty"`
+	// Tag to check out.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	Tag string `json:"tag,omitempty"`
+	// SemVer is a semantic version range: the highest matching tag is
+	// checked out.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	SemVer string `json:"semver,omitempty"`
+	// Name is a full reference name, such as refs/heads/main or
+	// refs/pull/42/head.
+	// +optional
+	// +kubebuilder:validation:Pattern="^refs/.+$"
+	// +kubebuilder:validation:MaxLength=255
+	Name string `json:"name,omitempty"`
+	// Commit is a full commit SHA-1 to check out.
+	// +optional
+	// +kubebuilder:validation:Pattern="^[0-9a-f]{40}$"
+	Commit string `json:"commit,omitempty"`
 }
 
 // CommitSpec says how the commit is made.

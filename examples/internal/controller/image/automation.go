@@ -10,6 +10,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,14 +38,37 @@ const DefaultPushAttempts = 3
 const maxListedMarkers = 5
 
 // ImageUpdateAutomationReconciler runs every ImageUpdateAutomation: it
-// clones the branch of its GitRepository, writes the images its
+// checks out spec.git.checkout.ref of its GitRepository (through GitCache,
+// fetching only what changed since the last run), writes the images its
 // ImagePolicies chose into the $imagepolicy markers under spec.update.path
 // (kustomize.SetImages), and when anything changed makes one commit and
 // pushes it as a fast forward. A push rejected because the branch moved
-// is retried on the new head (clone, re-apply, commit), never forced.
+// is retried on the new head (checkout, re-apply, commit), never forced.
+// ImagePolicy changes that arrive within BatchWindow of each other are
+// written by one run, so as one commit.
 type ImageUpdateAutomationReconciler struct {
 	// Client is the manager's client.
 	Client client.Client
+	// GitCache keeps a bare repository per remote URL that each run
+	// fetches into and checks out from (gogit.Client.CloneCached), so a
+	// run receives only the objects that are new since the last one. It
+	// may be shared with the GitRepository reconciler. Nil: every run
+	// clones afresh (depth 1).
+	GitCache *gogit.Cache
+	// WorkDir is the folder the runs' worktrees are made in, one per
+	// automation (named by its UID), removed when the run ends, and
+	// removed at the next run or on deletion when a killed process left
+	// it. It should be on the file system of GitCache, so the cache's
+	// pack files are linked, not copied. Empty: a fresh temporary folder
+	// per run.
+	WorkDir string
+	// BatchWindow is how long an automation waits after an ImagePolicy
+	// change for more before it runs: every change that arrives within
+	// BatchWindow of the one before is written by the same run, in one
+	// commit (a burst that never pauses runs at least every
+	// maxBatchDelay windows). 0 runs at each change; gitopsd's
+	// --image-update-batch-window defaults to DefaultBatchWindow.
+	BatchWindow time.Duration
 	// PushAttempts bounds the attempts of one run (DefaultPushAttempts
 	// when 0).
 	PushAttempts int
@@ -56,16 +80,23 @@ type ImageUpdateAutomationReconciler struct {
 	Events record.EventRecorder
 
 	suspension controllers.Suspension
+	batches    batches
 	// beforePush, when set (by tests), runs before each push attempt.
 	beforePush func(ctx context.Context, obj *imagev1.ImageUpdateAutomation, attempt int)
 }
 
 // gitPlan is what a run checks out and pushes.
 type gitPlan struct {
-	url, checkout, local string
-	refspecs             []string
-	options              map[string]string
-	timeout              time.Duration
+	url string
+	// checkout is what a run starts from; branch is its branch name when
+	// it designates one.
+	checkout git.Reference
+	branch   string
+	// local is the branch committed on and pushed.
+	local    string
+	refspecs []string
+	options  map[string]string
+	timeout  time.Duration
 }
 
 func (r *ImageUpdateAutomationReconciler) reconcile(ctx context.Context, obj *imagev1.ImageUpdateAutomation, rep *controllers.Reporter) (conditions.Summary, error) {
@@ -96,7 +127,11 @@ func (r *ImageUpdateAutomationReconciler) reconcile(ctx context.Context, obj *im
 			return s, reconcile.Fail(reasonInvalidSigningKey, err)
 		}
 	}
-	gc, err := gogit.New(plan.url, gogit.WithAuth(auth))
+	gopts := []gogit.Option{gogit.WithAuth(auth)}
+	if r.GitCache != nil {
+		gopts = append(gopts, gogit.WithCache(r.GitCache))
+	}
+	gc, err := gogit.New(plan.url, gopts...)
 	if err != nil {
 		return s, reconcile.Stall(reasonInvalidSource, err)
 	}
@@ -167,7 +202,7 @@ type runOutcome struct {
 func (r *ImageUpdateAutomationReconciler) run(ctx context.Context, obj *imagev1.ImageUpdateAutomation, gc *gogit.Client, plan gitPlan, path string,
 	policies map[string]kustomize.ImageRef, tmpl *template.Template, sign git.Signer, attempt int) (runOutcome, error) {
 	var out runOutcome
-	dir, err := os.MkdirTemp("", "gitopsd-imageupdate-")
+	dir, err := r.workDir(obj)
 	if err != nil {
 		return out, err
 	}
@@ -177,7 +212,7 @@ func (r *ImageUpdateAutomationReconciler) run(ctx context.Context, obj *imagev1.
 	if err != nil {
 		return out, err
 	}
-	out.revision = git.Revision(plan.local, res.Commit.Hash)
+	out.revision = res.Revision
 	set, err := kustomize.SetImages(ctx, wt, path, kustomize.SetImagesOptions{Policies: policies})
 	if err != nil {
 		var pe *kustomize.PathEscapeError
@@ -218,29 +253,60 @@ func (r *ImageUpdateAutomationReconciler) run(ctx context.Context, obj *imagev1.
 	return out, nil
 }
 
-// checkout clones the branch the run commits on into dir: the push branch
-// when it exists on the remote, else the checkout branch (switched to a
-// new local push branch when they differ).
+// workDir returns an empty folder for a run's worktree: WorkDir/<uid>
+// (whatever an earlier, killed run left there removed), or a fresh
+// temporary folder.
+func (r *ImageUpdateAutomationReconciler) workDir(obj *imagev1.ImageUpdateAutomation) (string, error) {
+	if r.WorkDir == "" || obj.UID == "" {
+		return os.MkdirTemp(r.WorkDir, "gitopsd-imageupdate-")
+	}
+	dir := filepath.Join(r.WorkDir, string(obj.UID))
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	return dir, os.MkdirAll(dir, 0o700)
+}
+
+// finalize removes what a killed run may have left in WorkDir.
+func (r *ImageUpdateAutomationReconciler) finalize(_ context.Context, obj *imagev1.ImageUpdateAutomation, _ *controllers.Reporter) error {
+	if r.WorkDir == "" || obj.UID == "" {
+		return nil
+	}
+	return os.RemoveAll(filepath.Join(r.WorkDir, string(obj.UID)))
+}
+
+// checkout checks out into dir the commit the run starts from: the tip
+// of the push branch when it exists on the remote, else the checkout
+// reference (switched to a new local push branch when they differ).
 func (r *ImageUpdateAutomationReconciler) checkout(ctx context.Context, gc *gogit.Client, dir string, plan gitPlan) (*gogit.Result, error) {
-	if plan.local != plan.checkout {
-		res, err := gc.Clone(ctx, dir, gogit.CloneOptions{Reference: git.Reference{Branch: plan.local}, Timeout: plan.timeout})
+	if plan.local != plan.branch {
+		res, err := r.clone(ctx, gc, dir, git.Reference{Branch: plan.local}, plan)
 		if err == nil {
 			return res, nil
 		}
 		if !errors.Is(err, git.ErrReferenceNotFound) {
-			return nil, reconcile.Fail(reasonGitFailed, fmt.Errorf("cloning branch '%s': %w", plan.local, err))
+			return nil, reconcile.Fail(reasonGitFailed, fmt.Errorf("checking out branch '%s': %w", plan.local, err))
 		}
 	}
-	res, err := gc.Clone(ctx, dir, gogit.CloneOptions{Reference: git.Reference{Branch: plan.checkout}, Timeout: plan.timeout})
+	res, err := r.clone(ctx, gc, dir, plan.checkout, plan)
 	if err != nil {
-		return nil, reconcile.Fail(reasonGitFailed, fmt.Errorf("cloning branch '%s': %w", plan.checkout, err))
+		return nil, reconcile.Fail(reasonGitFailed, fmt.Errorf("checking out %s: %w", plan.checkout, err))
 	}
-	if plan.local != plan.checkout {
+	if plan.local != plan.branch {
 		if err := gc.SwitchBranch(ctx, dir, plan.local, true); err != nil {
 			return nil, reconcile.Fail(reasonGitFailed, fmt.Errorf("creating branch '%s': %w", plan.local, err))
 		}
 	}
 	return res, nil
+}
+
+// clone checks ref out into dir: through GitCache when there is one.
+func (r *ImageUpdateAutomationReconciler) clone(ctx context.Context, gc *gogit.Client, dir string, ref git.Reference, plan gitPlan) (*gogit.Result, error) {
+	opts := gogit.CloneOptions{Reference: ref, Timeout: plan.timeout}
+	if r.GitCache != nil {
+		return gc.CloneCached(ctx, dir, opts)
+	}
+	return gc.Clone(ctx, dir, opts)
 }
 
 // gitRepository reads the automation's GitRepository.
@@ -263,19 +329,39 @@ func (r *ImageUpdateAutomationReconciler) gitRepository(ctx context.Context, obj
 	return &repo, nil
 }
 
-// planGit decides the branches and refspecs of a run.
+// planGit decides the checkout, branches and refspecs of a run. The
+// checkout is spec.git.checkout.ref, else the GitRepository's spec.ref;
+// anything but a branch needs spec.git.push.branch (the API server's
+// validation refuses it already; an older CRD may not).
 func planGit(obj *imagev1.ImageUpdateAutomation, repo *sourcev1.GitRepository) (gitPlan, error) {
 	p := gitPlan{url: repo.Spec.URL, timeout: repo.GetTimeout()}
 	gs := obj.Spec.GitSpec
+	field := "spec.git.checkout.ref"
 	switch {
 	case gs.Checkout != nil:
-		p.checkout = gs.Checkout.Reference.Branch
-	case repo.Spec.Reference != nil && repo.Spec.Reference.Branch != "":
-		p.checkout = repo.Spec.Reference.Branch
-	default:
-		return p, errors.New("no branch to check out: set spec.git.checkout.ref.branch or the GitRepository's spec.ref.branch")
+		c := gs.Checkout.Reference
+		p.checkout = git.Reference{Branch: c.Branch, Tag: c.Tag, SemVer: c.SemVer, Name: c.Name, Commit: c.Commit}
+	case repo.Spec.Reference != nil:
+		c := repo.Spec.Reference
+		p.checkout = git.Reference{Branch: c.Branch, Tag: c.Tag, SemVer: c.SemVer, Name: c.Name, Commit: c.Commit}
+		field = "the GitRepository's spec.ref"
 	}
-	p.local = p.checkout
+	if p.checkout == (git.Reference{}) {
+		return p, errors.New("nothing to check out: set spec.git.checkout.ref or the GitRepository's spec.ref")
+	}
+	if err := p.checkout.Validate(); err != nil {
+		return p, fmt.Errorf("%s: %w", field, err)
+	}
+	if p.checkout.SemVer != "" && p.checkout.Commit == "" && p.checkout.Name == "" {
+		if _, err := semver.NewConstraint(p.checkout.SemVer); err != nil {
+			return p, fmt.Errorf("%s: invalid semver range %q: %w", field, p.checkout.SemVer, err)
+		}
+	}
+	p.branch = checkoutBranch(p.checkout)
+	if p.branch != "" {
+		p.checkout = git.Reference{Branch: p.branch}
+	}
+	p.local = p.branch
 	if push := gs.Push; push != nil {
 		if push.Branch != "" {
 			p.local = push.Branch
@@ -289,10 +375,35 @@ func planGit(obj *imagev1.ImageUpdateAutomation, repo *sourcev1.GitRepository) (
 		}
 		p.options = push.Options
 	}
+	if p.local == "" {
+		return p, fmt.Errorf("%s: a checkout of %s needs spec.git.push.branch: the commit goes on a branch", field, p.checkout)
+	}
+	if err := (git.Reference{Branch: p.local}).Validate(); err != nil {
+		return p, fmt.Errorf("spec.git.push.branch: %w", err)
+	}
 	if len(p.refspecs) == 0 {
 		p.refspecs = []string{"refs/heads/" + p.local + ":refs/heads/" + p.local}
 	}
 	return p, nil
+}
+
+// checkoutBranch returns the branch ref designates, as git.Reference's
+// precedence reads it ("" for a commit, a tag, a semver range or a
+// reference name outside refs/heads/).
+func checkoutBranch(ref git.Reference) string {
+	switch {
+	case ref.Commit != "":
+		return ""
+	case ref.Name != "":
+		b, _ := strings.CutPrefix(ref.Name, "refs/heads/")
+		if b == ref.Name {
+			return ""
+		}
+		return b
+	case ref.SemVer != "" || ref.Tag != "":
+		return ""
+	}
+	return ref.Branch
 }
 
 // policies returns the chosen images of the selected ImagePolicies,

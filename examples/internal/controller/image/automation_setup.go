@@ -10,7 +10,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	crreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -21,8 +20,9 @@ import (
 
 // SetupWithManager registers the reconciler as the "imageupdateautomation"
 // controller of mgr. It runs on creation, spec changes, reconcile
-// requests and every spec.interval, and at once for the automations of a
-// namespace whose ImagePolicy chose a new image.
+// requests and every spec.interval, and for the automations of a
+// namespace whose ImagePolicy chose a new image once BatchWindow passed
+// without another such change (at once when BatchWindow is 0).
 func (r *ImageUpdateAutomationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Client == nil {
 		return errors.New("imageupdateautomation reconciler: Client is required")
@@ -30,8 +30,7 @@ func (r *ImageUpdateAutomationReconciler) SetupWithManager(mgr ctrl.Manager) err
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("imageupdateautomation").
 		For(&imagev1.ImageUpdateAutomation{}, builder.WithPredicates(reconcile.GenerationOrRequestChanged())).
-		Watches(&imagev1.ImagePolicy{}, handler.EnqueueRequestsFromMapFunc(r.automationsOf),
-			builder.WithPredicates(latestRefChanged())).
+		Watches(&imagev1.ImagePolicy{}, r.policyChanges(), builder.WithPredicates(latestRefChanged())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Concurrency)}).
 		Complete(r)
 }
@@ -65,8 +64,13 @@ func (r *ImageUpdateAutomationReconciler) automationsOf(ctx context.Context, o c
 	return reqs
 }
 
-// Reconcile runs one ImageUpdateAutomation.
+// Reconcile runs one ImageUpdateAutomation, unless ImagePolicy changes
+// of a batch may still arrive: then it asks to be run when the batch
+// window has passed.
 func (r *ImageUpdateAutomationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if d := r.batches.wait(req.NamespacedName, time.Now(), r.BatchWindow); d > 0 {
+		return ctrl.Result{RequeueAfter: d}, nil
+	}
 	return controllers.Lifecycle[*imagev1.ImageUpdateAutomation]{
 		Client:          r.Client,
 		Metrics:         r.Metrics,
@@ -75,7 +79,7 @@ func (r *ImageUpdateAutomationReconciler) Reconcile(ctx context.Context, req ctr
 		Finalizer:       Finalizer,
 		OwnedConditions: ownedConditions,
 		RetryInterval:   func(obj *imagev1.ImageUpdateAutomation) time.Duration { return obj.GetInterval() },
-		Finalize:        func(context.Context, *imagev1.ImageUpdateAutomation, *controllers.Reporter) error { return nil },
+		Finalize:        r.finalize,
 		Reconcile:       r.reconcile,
 	}.Run(ctx, req, &imagev1.ImageUpdateAutomation{})
 }

@@ -51,8 +51,14 @@ type automationFixture struct {
 }
 
 func newAutomationFixture(t *testing.T, files map[string]string, opts ...harnessOption) *automationFixture {
+	return newAutomationFixtureWith(t, files, nil, opts...)
+}
+
+// newAutomationFixtureWith is newAutomationFixture with a git server
+// started with srvOpts.
+func newAutomationFixtureWith(t *testing.T, files map[string]string, srvOpts []gittest.Option, opts ...harnessOption) *automationFixture {
 	h := newHarness(t, opts...)
-	f := &automationFixture{h: h, srv: gittest.NewServer(t), reg: ocitest.New(t)}
+	f := &automationFixture{h: h, srv: gittest.NewServer(t, srvOpts...), reg: ocitest.New(t)}
 	f.repo = f.srv.InitRepository("config.git")
 	if files == nil {
 		files = map[string]string{"clusters/prod/deploy.yaml": strings.ReplaceAll(deployYAML, "NS", h.ns)}

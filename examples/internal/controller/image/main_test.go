@@ -27,6 +27,7 @@ import (
 	sourcev1 "github.com/gitopskit/kit/examples/api/source/v1"
 	controllers "github.com/gitopskit/kit/examples/internal/controller"
 	"github.com/gitopskit/kit/examples/internal/metricstest"
+	"github.com/gitopskit/kit/git/gogit"
 	"github.com/gitopskit/kit/oci"
 	"github.com/gitopskit/kit/oci/ocitest"
 	"github.com/gitopskit/kit/runtime/conditions"
@@ -75,6 +76,15 @@ type reconcilers struct {
 // harnessOption adjusts the reconcilers before the manager starts.
 type harnessOption func(*reconcilers)
 
+// withoutGitCache makes the automations clone afresh each run, as a
+// reconciler built without a GitCache does.
+func withoutGitCache(rs *reconcilers) { rs.auto.GitCache, rs.auto.WorkDir = nil, "" }
+
+// withBatchWindow sets the automations' BatchWindow.
+func withBatchWindow(d time.Duration) harnessOption {
+	return func(rs *reconcilers) { rs.auto.BatchWindow = d }
+}
+
 func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	t.Helper()
 	t.Parallel()
@@ -99,9 +109,17 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	events := newEventLog(t)
 	tags := NewTagStore(0)
 	c := mgr.GetClient()
+	// The automations go through a git cache of the test's own, with
+	// their worktrees beside it, as in gitopsd.
+	gitRoot := t.TempDir()
+	gitCache, err := gogit.NewCache(filepath.Join(gitRoot, "repositories"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	rs := &reconcilers{
 		repo: &ImageRepositoryReconciler{Client: c, Tags: tags, Metrics: rec, Events: events.recorder},
-		auto: &ImageUpdateAutomationReconciler{Client: c, Metrics: rec, Events: events.recorder},
+		auto: &ImageUpdateAutomationReconciler{Client: c, Metrics: rec, Events: events.recorder,
+			GitCache: gitCache, WorkDir: filepath.Join(gitRoot, "worktrees")},
 	}
 	for _, o := range opts {
 		o(rs)

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +29,7 @@ import (
 	"github.com/gitopskit/kit/artifact/server"
 	"github.com/gitopskit/kit/artifact/storage"
 	"github.com/gitopskit/kit/events/hub"
+	"github.com/gitopskit/kit/git/gogit"
 	"github.com/gitopskit/kit/runtime/acl"
 	"github.com/gitopskit/kit/runtime/metrics"
 	"github.com/gitopskit/kit/runtime/options"
@@ -69,6 +72,17 @@ type Options struct {
 
 	// StoragePath is the folder artifacts are stored in. Required.
 	StoragePath string
+	// GitCachePath is the folder of the git cache (a bare repository per
+	// remote URL, which every GitRepository fetch and ImageUpdateAutomation
+	// run goes through, so each fetches only new objects) and of the
+	// automations' worktrees. It is kept across restarts. Empty:
+	// DefaultGitCacheDir under StoragePath, a dot folder the artifact
+	// server never serves.
+	GitCachePath string
+	// ImageUpdateBatchWindow is how long an ImageUpdateAutomation waits
+	// after an ImagePolicy change for more, so the changes of one burst
+	// are one commit (image.DefaultBatchWindow by default; 0: at once).
+	ImageUpdateBatchWindow time.Duration
 	// StorageAddr is the artifact HTTP server's bind address, e.g. ":9090";
 	// port 0 picks a free port (see Operator.StorageAddr).
 	StorageAddr string
@@ -121,14 +135,28 @@ type Options struct {
 	ReceiverAddr string
 }
 
+// DefaultGitCacheDir is the git cache's folder under --storage-path when
+// --git-cache-path is not set: a dot folder, which the artifact server
+// never serves (no artifact path has an element starting with a dot).
+const DefaultGitCacheDir = ".git-cache"
+
 // DefaultOptions returns gitopsd's defaults. StoragePath has no default.
 func DefaultOptions() Options {
 	return Options{
-		Controller:   options.DefaultOptions(Name),
-		Source:       DefaultSourceOptions(),
-		StorageAddr:  DefaultStorageAddr,
-		ReceiverAddr: DefaultReceiverAddr,
+		Controller:             options.DefaultOptions(Name),
+		Source:                 DefaultSourceOptions(),
+		StorageAddr:            DefaultStorageAddr,
+		ReceiverAddr:           DefaultReceiverAddr,
+		ImageUpdateBatchWindow: image.DefaultBatchWindow,
 	}
+}
+
+// gitCachePath returns the git cache's folder the options select.
+func (o *Options) gitCachePath() string {
+	if o.GitCachePath != "" {
+		return o.GitCachePath
+	}
+	return filepath.Join(o.StoragePath, DefaultGitCacheDir)
 }
 
 // BindFlags defines gitopsd's flags on fs, the shared controller flags
@@ -138,6 +166,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	o.Source.BindFlags(fs)
 	fs.StringVar(&o.StoragePath, "storage-path", o.StoragePath,
 		"The folder artifacts are stored in (required).")
+	fs.StringVar(&o.GitCachePath, "git-cache-path", o.GitCachePath,
+		"The folder of the git cache, kept across restarts, that every git fetch goes through (default: "+DefaultGitCacheDir+" under --storage-path, never served).")
+	fs.DurationVar(&o.ImageUpdateBatchWindow, "image-update-batch-window", o.ImageUpdateBatchWindow,
+		"How long an ImageUpdateAutomation waits after an ImagePolicy change for more, so one burst of changes is one commit (0: at once).")
 	fs.StringVar(&o.StorageAddr, "storage-addr", o.StorageAddr,
 		"The address the artifact HTTP server binds to.")
 	fs.StringVar(&o.StorageAdvAddr, "storage-adv-addr", o.StorageAdvAddr,
@@ -173,6 +205,11 @@ func (o *Options) Validate() error {
 	}
 	if o.StoragePath == "" {
 		bad("storage-path", "must be set")
+	} else if err := validGitCachePath(o.StoragePath, o.GitCachePath); err != nil {
+		bad("git-cache-path", "%v", err)
+	}
+	if o.ImageUpdateBatchWindow < 0 {
+		bad("image-update-batch-window", "must not be negative")
 	}
 	if _, _, err := net.SplitHostPort(o.StorageAddr); err != nil {
 		bad("storage-addr", "want host:port, got %q", o.StorageAddr)
@@ -206,6 +243,31 @@ func (o *Options) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validGitCachePath refuses a git cache folder that the artifact server
+// would serve: the storage folder itself, or a folder inside it whose
+// first element does not start with a dot.
+func validGitCachePath(storagePath, cachePath string) error {
+	if cachePath == "" {
+		return nil
+	}
+	st, err := filepath.Abs(storagePath)
+	if err != nil {
+		return err
+	}
+	c, err := filepath.Abs(cachePath)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(st, c)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil // outside the storage folder
+	}
+	if first, _, _ := strings.Cut(filepath.ToSlash(rel), "/"); first == "." || !strings.HasPrefix(first, ".") {
+		return fmt.Errorf("%q is inside --storage-path %q, where the artifact server would serve it; use a folder outside it, or one whose name starts with a dot", cachePath, storagePath)
+	}
+	return nil
 }
 
 // validHost accepts "" or host[:port] with no scheme, path or user info.
@@ -330,6 +392,10 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 	if err != nil {
 		return nil, fmt.Errorf("artifact storage: %w", err)
 	}
+	gitCache, err := gogit.NewCache(filepath.Join(opts.gitCachePath(), "repositories"))
+	if err != nil {
+		return nil, fmt.Errorf("git cache: %w", err)
+	}
 	op.mgr, err = opts.Controller.NewManager(cfg, scheme, append([]func(*manager.Options){uncached}, extra...)...)
 	if err != nil {
 		return nil, err
@@ -395,6 +461,7 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 	}{
 		{"gitrepository", (&source.GitRepositoryReconciler{
 			Client: c, Storage: op.storage, ACL: policy, Retention: retention, Concurrency: concurrency, Metrics: rec, Events: ev,
+			GitCache: gitCache,
 		}).SetupWithManager},
 		{"ocirepository", (&source.OCIRepositoryReconciler{
 			Client: c, Storage: op.storage, TrustedRoot: trustedRoot, Retention: retention, Concurrency: concurrency, Metrics: rec, Events: ev,
@@ -436,6 +503,7 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 		}).SetupWithManager},
 		{"imageupdateautomation", (&image.ImageUpdateAutomationReconciler{
 			Client: c, Concurrency: concurrency, Metrics: rec, Events: ev,
+			GitCache: gitCache, WorkDir: filepath.Join(opts.gitCachePath(), "worktrees"), BatchWindow: opts.ImageUpdateBatchWindow,
 		}).SetupWithManager},
 	}
 	for _, s := range setups {

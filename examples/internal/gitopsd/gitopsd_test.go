@@ -4,11 +4,18 @@ import (
 	"flag"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gitopskit/kit/artifact/server"
+	"github.com/gitopskit/kit/artifact/storage"
 )
 
 func TestFlags(t *testing.T) {
@@ -21,6 +28,7 @@ func TestFlags(t *testing.T) {
 		"--artifact-host-override=localhost:9090", "--cross-namespace-selector=shared=true",
 		"--concurrent=8", "--enable-leader-election",
 		"--default-service-account=tenant", "--requeue-dependency=15s",
+		"--git-cache-path=/var/cache/gitopsd", "--image-update-batch-window=2s",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -30,9 +38,9 @@ func TestFlags(t *testing.T) {
 	}
 	got := []any{opts.StoragePath, opts.StorageAddr, opts.StorageAdvAddr, opts.ArtifactHostOverride,
 		opts.CrossNamespaceSelector, opts.Controller.Concurrency, opts.Controller.LeaderElection, opts.Controller.LeaderElectionID,
-		opts.DefaultServiceAccount, opts.RequeueDependency.String()}
+		opts.DefaultServiceAccount, opts.RequeueDependency.String(), opts.gitCachePath(), opts.ImageUpdateBatchWindow.String()}
 	want := []any{"/data", ":9191", "gitopsd.system.svc.", "localhost:9090", "shared=true", 8, true, "gitopsd-leader-election",
-		"tenant", "15s"}
+		"tenant", "15s", "/var/cache/gitopsd", "2s"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("parsed options (-want +got):\n%s", diff)
 	}
@@ -64,6 +72,14 @@ func TestValidate(t *testing.T) {
 		}, []string{"cannot be combined"}},
 		{"bad default service account", func(o *Options) { o.DefaultServiceAccount = "Not/Valid" }, []string{"--default-service-account"}},
 		{"negative dependency requeue", func(o *Options) { o.RequeueDependency = -time.Second }, []string{"--requeue-dependency"}},
+		{"git cache outside the storage", func(o *Options) { o.GitCachePath = "/var/cache/gitopsd" }, nil},
+		{"git cache in a dot folder of the storage", func(o *Options) { o.GitCachePath = "/data/.cache/git" }, nil},
+		{"git cache beside the storage", func(o *Options) { o.GitCachePath = "/data-git" }, nil},
+		{"git cache served", func(o *Options) { o.GitCachePath = "/data/gitcache" }, []string{"--git-cache-path", "would serve it"}},
+		{"git cache is the storage", func(o *Options) { o.GitCachePath = "/data/" }, []string{"--git-cache-path"}},
+		{"git cache under a served folder", func(o *Options) { o.GitCachePath = "/data/GitRepository/.git" }, []string{"--git-cache-path"}},
+		{"no batch window", func(o *Options) { o.ImageUpdateBatchWindow = 0 }, nil},
+		{"negative batch window", func(o *Options) { o.ImageUpdateBatchWindow = -time.Second }, []string{"--image-update-batch-window"}},
 		{"every problem reported", func(o *Options) {
 			o.StoragePath, o.Controller.Concurrency = "", 0
 		}, []string{"--storage-path", "--concurrent"}},
@@ -89,6 +105,41 @@ func TestValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The git cache defaults to a dot folder of the storage, which no
+// artifact path can name; the batch window to image.DefaultBatchWindow.
+func TestGitCacheDefaults(t *testing.T) {
+	t.Parallel()
+	o := DefaultOptions()
+	o.StoragePath = "/data"
+	if got := o.gitCachePath(); got != "/data/.git-cache" {
+		t.Errorf("git cache path %q", got)
+	}
+	if err := validGitCachePath(o.StoragePath, o.gitCachePath()); err != nil {
+		t.Errorf("the default is refused: %v", err)
+	}
+	if o.ImageUpdateBatchWindow != 5*time.Second {
+		t.Errorf("batch window %s", o.ImageUpdateBatchWindow)
+	}
+	// A cache file shaped as an artifact path is not served.
+	root := t.TempDir()
+	st, err := storage.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached := filepath.Join(root, DefaultGitCacheDir, "repositories", "0123.git", "HEAD")
+	if err := os.MkdirAll(filepath.Dir(cached), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cached, []byte("ref: refs/heads/main\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	server.New(st).Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/"+DefaultGitCacheDir+"/repositories/0123.git/HEAD", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("the artifact server answers %d for a git cache file", rec.Code)
 	}
 }
 

@@ -35,9 +35,10 @@
 //
 // GitRepository revisions are "<branch or tag>@sha1:<commit>" (or
 // "sha1:<commit>" for a bare commit). The reconciler fetches with git/gogit
-// through a cache of bare repositories (submodules included) and exports each
-// object's files into a working folder updated in place, both under a
-// temporary directory that lives as long as the manager. spec.include
+// through a cache of bare repositories (submodules included; GitCache, which
+// gitopsd keeps across restarts and shares with image automation) and
+// exports each object's files into a working folder updated in place, under
+// a temporary directory that lives as long as the manager. spec.include
 // copies other GitRepositories' artifacts into a copy of that folder
 // (assemble), never into it; the includers of a GitRepository are found
 // through a field index and reconciled when its artifact changes.

@@ -36,8 +36,8 @@ import (
 )
 
 // GitRepositoryReconciler keeps the artifact of every GitRepository up to
-// date: it fetches the selected revision (incrementally, through a cache of
-// bare repositories kept for the life of the process), verifies its
+// date: it fetches the selected revision (incrementally, through GitCache,
+// a cache of bare repositories), verifies its
 // signature when asked, copies in the artifacts of the GitRepositories it
 // includes, packages it into Storage and records it in status.artifact.
 type GitRepositoryReconciler struct {
@@ -60,13 +60,19 @@ type GitRepositoryReconciler struct {
 	// Events records what the reconciler does (Kubernetes Events and the
 	// event hub, through events/recorder); nil records none.
 	Events record.EventRecorder
+	// GitCache keeps a bare repository per remote URL that every fetch
+	// goes through, so a new revision costs only its new objects; gitopsd
+	// keeps it across restarts (--git-cache-path) and shares it with the
+	// ImageUpdateAutomation reconciler. Nil: a cache of the reconciler's
+	// own, in a temporary folder removed when the manager stops.
+	GitCache *gogit.Cache
 
 	suspension controllers.Suspension
 
 	initOnce sync.Once
 	initErr  error
 	tmpRoot  string       // removed when the manager stops
-	cache    *gogit.Cache // bare repositories, one per remote URL
+	cache    *gogit.Cache // GitCache, or one under tmpRoot
 }
 
 // SetupWithManager registers the reconciler as the "gitrepository"
@@ -81,7 +87,8 @@ func (r *GitRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := r.init(); err != nil {
 		return err
 	}
-	// The fetch cache lives as long as the manager.
+	// The work folder (and the fetch cache when it is the reconciler's own)
+	// lives as long as the manager.
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		<-ctx.Done()
 		return os.RemoveAll(r.tmpRoot)
@@ -107,6 +114,10 @@ func (r *GitRepositoryReconciler) init() error {
 			return
 		}
 		r.tmpRoot = dir
+		if r.GitCache != nil {
+			r.cache = r.GitCache
+			return
+		}
 		r.cache, r.initErr = gogit.NewCache(filepath.Join(dir, "cache"))
 	})
 	return r.initErr

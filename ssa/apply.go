@@ -145,7 +145,10 @@ func collect(op string, items []*item, changes []Change, errs []error) (*ChangeS
 	var failed []*ObjectError
 	for i, it := range items {
 		if errs[i] != nil {
-			failed = append(failed, &ObjectError{ID: it.id, Err: errs[i]})
+			oe := &ObjectError{ID: it.id, Err: errs[i], version: it.obj.GroupVersionKind().Version}
+			var me *mayExistError
+			oe.MayExist = errors.As(errs[i], &me)
+			failed = append(failed, oe)
 			continue
 		}
 		cs.Changes = append(cs.Changes, changes[i])
@@ -154,6 +157,25 @@ func collect(op string, items []*item, changes []Change, errs []error) (*ChangeS
 		return cs, &SetError{Op: op, Objects: failed}
 	}
 	return cs, nil
+}
+
+// mayExistError is the failure of an object that may be on the cluster as
+// applied all the same (ObjectError.MayExist).
+type mayExistError struct{ err error }
+
+func (e *mayExistError) Error() string { return e.err.Error() }
+func (e *mayExistError) Unwrap() error { return e.err }
+
+// uncertain returns err, the failure of a write, as a mayExistError unless
+// the API server answered it with a refusal (a status below 500): after a
+// timeout, a cancelled context, a dropped connection or a server error the
+// write may have been stored, its answer lost.
+func uncertain(err error) error {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) && st.Status().Code > 0 && st.Status().Code < 500 {
+		return err
+	}
+	return &mayExistError{err}
 }
 
 func (m *Manager) stampOwner(items []*item) {
@@ -192,7 +214,7 @@ func (m *Manager) write(ctx context.Context, r *run, it *item, c checked, rules 
 		}
 	case ActionCreated, ActionConfigured:
 		if _, err := m.apply(ctx, c.desired, force, false); err != nil {
-			return Change{ID: it.id, Version: change.Version}, err
+			return Change{ID: it.id, Version: change.Version}, uncertain(err)
 		}
 		log.V(1).Info(string(c.action))
 	case ActionRecreated:
@@ -224,7 +246,7 @@ func (m *Manager) applyOne(ctx context.Context, r *run, it *item, rules []ignore
 	force := it.policy != PolicyMerge
 	if live == nil {
 		if _, err := m.apply(ctx, it.obj, force, false); err != nil {
-			return change, err
+			return change, uncertain(err)
 		}
 		change.Action = ActionCreated
 		log.V(1).Info("created")
@@ -260,7 +282,7 @@ func (m *Manager) applyOne(ctx context.Context, r *run, it *item, rules []ignore
 		return change, m.afterApply(ctx, it, opts)
 	}
 	if _, err := m.apply(ctx, desired, force, false); err != nil {
-		return change, err
+		return change, uncertain(err)
 	}
 	change.Action = ActionConfigured
 	log.V(1).Info("configured")
@@ -321,7 +343,8 @@ func (m *Manager) afterApply(ctx context.Context, it *item, opts ApplyOptions) e
 		return nil
 	}
 	if err := m.waitOne(ctx, it.obj, opts.timeout()); err != nil {
-		return fmt.Errorf("waiting for the CustomResourceDefinition to be established: %w", err)
+		// Applied: it is on the cluster.
+		return &mayExistError{fmt.Errorf("waiting for the CustomResourceDefinition to be established: %w", err)}
 	}
 	return nil
 }
@@ -508,7 +531,7 @@ func (m *Manager) recreate(ctx context.Context, it *item, live *unstructured.Uns
 		return fmt.Errorf("deleting to recreate: %w", err)
 	}
 	if _, err := m.apply(ctx, it.obj, it.policy != PolicyMerge, false); err != nil {
-		return fmt.Errorf("creating after delete: %w", err)
+		return fmt.Errorf("creating after delete: %w", uncertain(err))
 	}
 	return nil
 }

@@ -91,6 +91,16 @@ func (cs *ChangeSet) String() string {
 type ObjectError struct {
 	ID  ObjectID
 	Err error
+	// MayExist reports that the object may be on the cluster as applied
+	// despite the failure: its write was sent and not refused (a timeout,
+	// a dropped connection, a server error: the API server may have stored
+	// it and its answer been lost), or it was applied and what followed
+	// failed (a CustomResourceDefinition not established in time). An
+	// inventory kept after a failed apply must list it, so that a later
+	// prune finds it: see InventoryFromResult.
+	MayExist bool
+	// version is the API version the object was applied with.
+	version string
 }
 
 func (e *ObjectError) Error() string { return e.ID.String() + ": " + e.Err.Error() }

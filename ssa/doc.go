@@ -151,6 +151,10 @@
 // depend on a failed one fail with a *DependencyError without being tried.
 // The ChangeSet is never nil, also alongside an error (empty when the set
 // was refused before any write), and InventoryFromChangeSet accepts nil.
+// A failed object whose write was sent and not refused (a timeout, a
+// dropped connection: the API server may have stored it) is marked
+// ObjectError.MayExist; InventoryFromResult adds those to the ChangeSet's
+// objects, the inventory to keep after a failed apply.
 //
 // # Ignore rules
 //

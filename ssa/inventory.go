@@ -3,6 +3,7 @@ package ssa
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -56,6 +57,25 @@ func InventoryFromChangeSet(cs *ChangeSet) *Inventory {
 			continue
 		}
 		inv.Add(c.ID, c.Version)
+	}
+	return inv
+}
+
+// InventoryFromResult returns the inventory of what may be on the cluster
+// after an Apply that returned cs and err: InventoryFromChangeSet(cs), and
+// the objects of err's *SetError whose write may have been done although
+// it failed (ObjectError.MayExist). Kept after a failed apply, it lets a
+// later prune find every object the apply may have created; an object in
+// it that is not on the cluster costs the prune nothing.
+func InventoryFromResult(cs *ChangeSet, err error) *Inventory {
+	inv := InventoryFromChangeSet(cs)
+	var se *SetError
+	if errors.As(err, &se) {
+		for _, o := range se.Objects {
+			if o.MayExist {
+				inv.Add(o.ID, o.version)
+			}
+		}
 	}
 	return inv
 }

@@ -221,10 +221,11 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 	})
 	if applyErr != nil {
 		// Keep tracking what was applied before, and what a partial
-		// apply created, so a later prune still finds it. A set refused
+		// apply created or may have created (a write whose answer a
+		// timeout cut off), so a later prune still finds it. A set refused
 		// before any write comes with no ChangeSet: the inventory stays.
 		if cs != nil {
-			next := ssa.InventoryFromChangeSet(cs)
+			next := ssa.InventoryFromResult(cs, applyErr)
 			for _, e := range old.Entries {
 				if id, err := ssa.ParseInventoryID(e.ID); err == nil && !next.Has(id) {
 					next.Add(id, e.Version)
@@ -232,7 +233,7 @@ func (r *KustomizationReconciler) reconcile(ctx context.Context, obj *kustomizev
 			}
 			setInventory(obj, next)
 		}
-		return reconcile.Fail(ApplyFailedReason, fmt.Errorf("applying revision %s: %w", art.Revision, applyErr))
+		return reconcile.Fail(ApplyFailedReason, fmt.Errorf("applying revision %s: %w", art.Revision, timedOut(ctx, obj.GetTimeout(), len(objs), cs, applyErr)))
 	}
 	next := ssa.InventoryFromChangeSet(cs)
 	var drifted []string

@@ -25,6 +25,7 @@ import (
 type child struct {
 	cmd     *exec.Cmd
 	log     *syncBuffer
+	health  string // the health endpoints' address
 	metrics string
 	exited  chan error
 }
@@ -61,18 +62,25 @@ func startChild(t *testing.T, args ...string) *child {
 // one it killed, and the kubeconfig of the control plane it talks to.
 func startChildIn(t testing.TB, dir string, kubeconfigData []byte, args ...string) *child {
 	t.Helper()
+	return startChildProbe(t, dir, kubeconfigData, "/readyz", args...)
+}
+
+// startChildProbe is startChildIn waiting for the health endpoint probe
+// instead of /readyz: "/healthz" for a replica that is not (yet) the
+// leader, which is never ready since only the leader serves artifacts.
+func startChildProbe(t testing.TB, dir string, kubeconfigData []byte, probe string, args ...string) *child {
+	t.Helper()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	if err := os.WriteFile(kubeconfig, kubeconfigData, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	health := freeAddr(t)
-	c := &child{log: &syncBuffer{}, metrics: freeAddr(t), exited: make(chan error, 1)}
+	c := &child{log: &syncBuffer{}, health: freeAddr(t), metrics: freeAddr(t), exited: make(chan error, 1)}
 	cmd := gitopsdCommand(t, append([]string{
 		"--kubeconfig=" + kubeconfig,
 		"--storage-path=" + filepath.Join(dir, "storage"),
 		"--storage-addr=127.0.0.1:0",
 		"--receiver-addr=",
-		"--health-addr=" + health,
+		"--health-addr=" + c.health,
 		"--metrics-addr=" + c.metrics,
 		"--log-format=text",
 	}, args...)...)
@@ -87,14 +95,14 @@ func startChildIn(t testing.TB, dir string, kubeconfigData []byte, args ...strin
 		<-c.exited
 	})
 	deadline := time.Now().Add(timeout)
-	for !get(t, "http://"+health+"/readyz") {
+	for !get(t, "http://"+c.health+probe) {
 		select {
 		case err := <-c.exited:
 			t.Fatalf("gitopsd exited before it was ready: %v\n%s", err, c.log)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("gitopsd not ready after %s\n%s", timeout, c.log)
+			t.Fatalf("gitopsd: no %s after %s\n%s", probe, timeout, c.log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

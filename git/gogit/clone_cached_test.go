@@ -18,12 +18,17 @@ import (
 // cachedRepo serves a repository of 200 incompressible 4 KiB files through
 // a counting proxy, with a client of a fresh cache.
 func cachedRepo(t testing.TB) (*gittest.Repository, *countingProxy, *gogit.Client, string) {
+	return cachedRepoOf(t, 200, 4<<10)
+}
+
+// cachedRepoOf is cachedRepo with n files of size bytes.
+func cachedRepoOf(t testing.TB, n, size int) (*gittest.Repository, *countingProxy, *gogit.Client, string) {
 	t.Helper()
 	srv := gittest.NewServer(t)
 	repo := srv.InitRepository("app.git")
 	files := map[string]string{}
-	for i := range 200 {
-		files[fmt.Sprintf("d%d/f%03d.txt", i%10, i)] = incompressible(t, 4<<10)
+	for i := range n {
+		files[fmt.Sprintf("d%d/f%03d.txt", i%10, i)] = incompressible(t, size)
 	}
 	repo.Commit("main", "initial", files)
 	repo.Pack()
@@ -253,18 +258,22 @@ func TestCloneCachedRefuses(t *testing.T) {
 	}
 }
 
-// BenchmarkCloneCached compares, for a repository of 200 files × 4 KiB
-// with one file changed per iteration, a fresh shallow Clone with a
-// CloneCached whose cache holds the previous revision: wall time and pack
-// bytes received per clone.
+// BenchmarkCloneCached compares, for repositories of 200 files × 4 KiB
+// and 2,000 files × 2 KiB with one file changed per iteration, a fresh
+// shallow Clone with a CloneCached whose cache holds the previous
+// revision: wall time and pack bytes received per clone.
 func BenchmarkCloneCached(b *testing.B) {
-	for _, cached := range []bool{false, true} {
-		name := "fresh-clone"
-		if cached {
-			name = "cached"
+	for _, bc := range []struct {
+		files, size int
+		cached      bool
+	}{{200, 4 << 10, false}, {200, 4 << 10, true}, {2000, 2 << 10, false}, {2000, 2 << 10, true}} {
+		name := fmt.Sprintf("files=%d/fresh-clone", bc.files)
+		if bc.cached {
+			name = fmt.Sprintf("files=%d/cached", bc.files)
 		}
+		cached := bc.cached
 		b.Run(name, func(b *testing.B) {
-			repo, proxy, c, _ := cachedRepo(b)
+			repo, proxy, c, _ := cachedRepoOf(b, bc.files, bc.size)
 			ctx := context.Background()
 			if _, err := c.CloneCached(ctx, filepath.Join(b.TempDir(), "warm"), gogit.CloneOptions{}); err != nil {
 				b.Fatal(err)

@@ -92,6 +92,10 @@ func TestAutomationBatchesPolicyChanges(t *testing.T) {
 	if !strings.Contains(msg, want[0]) || !strings.Contains(msg, "2.1.0") {
 		t.Errorf("the batch commit's message:\n%s", msg)
 	}
+	// The run records its push after the push itself.
+	head := f.git("rev-parse", "main")
+	h.waitFor(obj, "the batch push in status", func() bool { return obj.Status.LastPushCommit == head })
+	h.waitEvent("Normal Pushed pushed commit '" + head + "'")
 	if n := len(h.events.matching("Normal Pushed")); n != 2 {
 		t.Errorf("%d Pushed events, want 2", n)
 	}

@@ -31,6 +31,7 @@
 //	--watch-label-selector                only cache objects matching this selector (sharding)
 //	--metrics-addr                        :8080, "0" disables
 //	--health-addr                         :9440, "0" disables
+//	--pprof-addr                          net/http/pprof endpoints; "0" (default) disables
 //	--log-level                           error, info, debug or trace
 //	--log-format                          json or text
 //

@@ -89,7 +89,7 @@ func TestNewManager(t *testing.T) {
 	o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = 15*time.Second, 10*time.Second, 2*time.Second
 	o.WatchNamespaces = []string{watched}
 	o.WatchLabelSelector = "shard=a"
-	o.MetricsAddr, o.HealthAddr = freeAddr(t), freeAddr(t)
+	o.MetricsAddr, o.HealthAddr, o.PprofAddr = freeAddr(t), freeAddr(t), freeAddr(t)
 	o.LogOutput = io.Discard
 
 	var extraCalled bool
@@ -136,6 +136,13 @@ func TestNewManager(t *testing.T) {
 			return err
 		})
 	}
+	eventually(t, "/debug/pprof/", func() error {
+		code, body, err := get("http://" + o.PprofAddr + "/debug/pprof/")
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("status %d: %s", code, body)
+		}
+		return err
+	})
 	eventually(t, "/metrics", func() error {
 		code, body, err := get("http://" + o.MetricsAddr + "/metrics")
 		if err == nil && (code != http.StatusOK || !strings.Contains(body, "leader_election_master_status")) {

@@ -79,6 +79,10 @@ type Options struct {
 	// HealthAddr is the /healthz and /readyz endpoint's bind address; "0"
 	// disables it.
 	HealthAddr string
+	// PprofAddr is the bind address of net/http/pprof's profiling
+	// endpoints; "0" (the default) disables them. They reveal the
+	// process's memory and stacks: bind them to localhost.
+	PprofAddr string
 
 	// LogLevel is error, info, debug or trace; LogFormat is json or text.
 	LogLevel  string
@@ -101,6 +105,7 @@ func DefaultOptions(name string) Options {
 		Burst:            300,
 		MetricsAddr:      ":8080",
 		HealthAddr:       ":9440",
+		PprofAddr:        "0",
 		LogLevel:         LogLevelInfo,
 		LogFormat:        LogFormatJSON,
 	}
@@ -142,6 +147,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		`The address the metrics endpoint binds to; "0" disables it.`)
 	fs.StringVar(&o.HealthAddr, "health-addr", o.HealthAddr,
 		`The address the /healthz and /readyz endpoints bind to; "0" disables them.`)
+	fs.StringVar(&o.PprofAddr, "pprof-addr", o.PprofAddr,
+		`The address net/http/pprof's profiling endpoints bind to (keep it on localhost: they reveal memory); "0" disables them.`)
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel,
 		"The log level: error, info, debug or trace.")
 	fs.StringVar(&o.LogFormat, "log-format", o.LogFormat,
@@ -208,7 +215,7 @@ func (o *Options) Validate() error {
 	if _, err := labels.Parse(o.WatchLabelSelector); err != nil {
 		bad("watch-label-selector", "%v", err)
 	}
-	for flag, addr := range map[string]string{"metrics-addr": o.MetricsAddr, "health-addr": o.HealthAddr} {
+	for flag, addr := range map[string]string{"metrics-addr": o.MetricsAddr, "health-addr": o.HealthAddr, "pprof-addr": o.PprofAddr} {
 		if addr == "0" {
 			continue
 		}
@@ -290,6 +297,7 @@ func (o *Options) ManagerOptions(scheme *runtime.Scheme) (manager.Options, error
 		RetryPeriod:                   &retry,
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:        o.HealthAddr,
+		PprofBindAddress:              o.PprofAddr,
 		Controller:                    config.Controller{MaxConcurrentReconciles: o.Concurrency},
 	}
 	if len(o.WatchNamespaces) > 0 {

@@ -33,6 +33,7 @@ func TestBindFlags(t *testing.T) {
 		"--watch-label-selector=sharding.gitopskit.dev/key=shard1",
 		"--metrics-addr=127.0.0.1:9090",
 		"--health-addr=0",
+		"--pprof-addr=127.0.0.1:6060",
 		"--log-level=debug",
 		"--log-format=text",
 	})
@@ -54,6 +55,7 @@ func TestBindFlags(t *testing.T) {
 		WatchLabelSelector:      "sharding.gitopskit.dev/key=shard1",
 		MetricsAddr:             "127.0.0.1:9090",
 		HealthAddr:              "0",
+		PprofAddr:               "127.0.0.1:6060",
 		LogLevel:                "debug",
 		LogFormat:               "text",
 	}
@@ -112,6 +114,7 @@ func TestValidate(t *testing.T) {
 		{name: "bad namespace", modify: func(o *options.Options) { o.WatchNamespaces = []string{"ok", "Not_OK"} }, want: []string{`invalid --watch-namespaces: "Not_OK"`}},
 		{name: "bad metrics address", modify: func(o *options.Options) { o.MetricsAddr = "8080" }, want: []string{"invalid --metrics-addr"}},
 		{name: "bad health address", modify: func(o *options.Options) { o.HealthAddr = "" }, want: []string{"invalid --health-addr"}},
+		{name: "bad pprof address", modify: func(o *options.Options) { o.PprofAddr = "6060" }, want: []string{"invalid --pprof-addr"}},
 		{name: "bad log level", modify: func(o *options.Options) { o.LogLevel = "verbose" }, want: []string{"invalid --log-level"}},
 		{name: "bad log format", modify: func(o *options.Options) { o.LogFormat = "xml" }, want: []string{"invalid --log-format"}},
 		{

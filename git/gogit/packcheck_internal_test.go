@@ -202,7 +202,8 @@ func TestPackCheckRecordsThinBases(t *testing.T) {
 }
 
 // FuzzPackCheck feeds arbitrary bytes to the pack check: it never panics
-// or hangs, and passes on exactly what it accepts.
+// or hangs, passes on exactly what it accepts, and judges the same whether
+// it stages blobs or not.
 func FuzzPackCheck(f *testing.F) {
 	blob := []byte("hello\n")
 	f.Add(newPack(2).object(packBlob, 6, blob).ofsDelta(6, 6).bytes(), 7)
@@ -215,6 +216,11 @@ func FuzzPackCheck(f *testing.F) {
 		stored, err := checkPack(data, testLimits(), chunk)
 		if err == nil && !bytes.Equal(stored, data) {
 			t.Fatalf("accepted pack passed on altered")
+		}
+		// Staging its blobs changes nothing of the verdict.
+		_, stagedStored, stagedErr := checkPackStaging(data, testLimits(), chunk, testStage(t, 100, 1<<20))
+		if (err == nil) != (stagedErr == nil) || limitName(err) != limitName(stagedErr) || !bytes.Equal(stored, stagedStored) {
+			t.Fatalf("staged: %v, %d bytes stored; not staged: %v, %d bytes", stagedErr, len(stagedStored), err, len(stored))
 		}
 		var limit *git.LimitError
 		if errors.As(err, &limit) && limit.Limit != "MaxFetchSize" && bytes.Equal(stored, data) {

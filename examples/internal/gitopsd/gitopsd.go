@@ -72,10 +72,12 @@ type Options struct {
 
 	// StoragePath is the folder artifacts are stored in. Required.
 	StoragePath string
-	// GitCachePath is the folder of the git cache (a bare repository per
-	// remote URL, which every GitRepository fetch and ImageUpdateAutomation
-	// run goes through, so each fetches only new objects) and of the
-	// automations' worktrees. It is kept across restarts. Empty:
+	// GitCachePath is the folder of the git cache (repositories/: a bare
+	// repository per remote URL, which every GitRepository fetch and
+	// ImageUpdateAutomation run goes through, so each fetches only new
+	// objects), of the GitRepositories' exports (exports/, updated in
+	// place) and of the automations' worktrees (worktrees/). It is kept
+	// across restarts and must be this gitopsd's own. Empty:
 	// DefaultGitCacheDir under StoragePath, a dot folder the artifact
 	// server never serves.
 	GitCachePath string
@@ -461,7 +463,7 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 	}{
 		{"gitrepository", (&source.GitRepositoryReconciler{
 			Client: c, Storage: op.storage, ACL: policy, Retention: retention, Concurrency: concurrency, Metrics: rec, Events: ev,
-			GitCache: gitCache,
+			GitCache: gitCache, WorkDir: filepath.Join(opts.gitCachePath(), "exports"),
 		}).SetupWithManager},
 		{"ocirepository", (&source.OCIRepositoryReconciler{
 			Client: c, Storage: op.storage, TrustedRoot: trustedRoot, Retention: retention, Concurrency: concurrency, Metrics: rec, Events: ev,

@@ -66,12 +66,20 @@ type GitRepositoryReconciler struct {
 	// ImageUpdateAutomation reconciler. Nil: a cache of the reconciler's
 	// own, in a temporary folder removed when the manager stops.
 	GitCache *gogit.Cache
+	// WorkDir holds the exports artifacts are packaged from (one per
+	// object, updated in place) and the trees assembled with includes.
+	// gitopsd keeps it beside GitCache, so a restarted gitopsd updates its
+	// exports in place and nothing is left behind in the temporary folder
+	// after a kill. It must be this process's own: what an earlier,
+	// killed process was assembling there is removed at start. Empty: a
+	// temporary folder removed when the manager stops.
+	WorkDir string
 
 	suspension controllers.Suspension
 
 	initOnce sync.Once
 	initErr  error
-	tmpRoot  string       // removed when the manager stops
+	tmpRoot  string       // WorkDir, or a temporary folder removed when the manager stops
 	cache    *gogit.Cache // GitCache, or one under tmpRoot
 }
 
@@ -87,13 +95,15 @@ func (r *GitRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := r.init(); err != nil {
 		return err
 	}
-	// The work folder (and the fetch cache when it is the reconciler's own)
-	// lives as long as the manager.
-	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		<-ctx.Done()
-		return os.RemoveAll(r.tmpRoot)
-	})); err != nil {
-		return err
+	// A temporary work folder (and the fetch cache when it is the
+	// reconciler's own) lives as long as the manager.
+	if r.WorkDir == "" {
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			<-ctx.Done()
+			return os.RemoveAll(r.tmpRoot)
+		})); err != nil {
+			return err
+		}
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &sourcev1.GitRepository{}, includeIndex, indexIncludes); err != nil {
 		return fmt.Errorf("gitrepository reconciler: indexing %s: %w", includeIndex, err)
@@ -108,7 +118,7 @@ func (r *GitRepositoryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 func (r *GitRepositoryReconciler) init() error {
 	r.initOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gitopsd-gitrepository-")
+		dir, err := r.workRoot()
 		if err != nil {
 			r.initErr = fmt.Errorf("gitrepository reconciler: %w", err)
 			return
@@ -121,6 +131,27 @@ func (r *GitRepositoryReconciler) init() error {
 		r.cache, r.initErr = gogit.NewCache(filepath.Join(dir, "cache"))
 	})
 	return r.initErr
+}
+
+// workRoot returns WorkDir, created, with the trees a killed process was
+// assembling removed; or a new temporary folder.
+func (r *GitRepositoryReconciler) workRoot() (string, error) {
+	if r.WorkDir == "" {
+		return os.MkdirTemp("", "gitopsd-gitrepository-")
+	}
+	if err := os.MkdirAll(r.WorkDir, 0o755); err != nil {
+		return "", err
+	}
+	stale, err := filepath.Glob(filepath.Join(r.WorkDir, "assemble-*"))
+	if err != nil {
+		return "", err
+	}
+	for _, d := range stale {
+		if err := os.RemoveAll(d); err != nil {
+			return "", err
+		}
+	}
+	return r.WorkDir, nil
 }
 
 // Reconcile brings one GitRepository's artifact up to date with its remote.

@@ -157,7 +157,8 @@ func (u *usage) add(files, n int64) error {
 // treeWriter writes trees, files and links under an os.Root: every path is
 // resolved inside it, so nothing is ever written through a link that
 // leads out, and files are created with O_EXCL, so nothing is written
-// through a link planted where a file goes.
+// through a link planted where a file goes (staged files, created so in
+// the stage, are renamed into place: a rename never follows a link).
 type treeWriter struct {
 	ctx    context.Context
 	st     storer.EncodedObjectStorer

@@ -38,7 +38,8 @@
 // through a cache of bare repositories (submodules included; GitCache, which
 // gitopsd keeps across restarts and shares with image automation) and
 // exports each object's files into a working folder updated in place, under
-// a temporary directory that lives as long as the manager. spec.include
+// WorkDir (gitopsd keeps it beside the cache, across restarts) or a
+// temporary directory that lives as long as the manager. spec.include
 // copies other GitRepositories' artifacts into a copy of that folder
 // (assemble), never into it; the includers of a GitRepository are found
 // through a field index and reconciled when its artifact changes.

@@ -1,7 +1,8 @@
 // Command demo is `make demo`: it shows gitopsd keeping a cluster in sync
 // with a git repository, on a local control plane, a local git server and a
 // sample application, and measures commit-to-applied latency with a
-// reconcile request and with interval polling.
+// reconcile request, a webhook and interval polling, alerting, a Helm
+// release, and an image tag written back to git by image automation.
 //
 // Usage (from examples/, after `make controlplane`; `make demo` does this):
 //
@@ -33,6 +34,7 @@ func main() {
 	flag.StringVar(&opts.GitopsdBinary, "gitopsd", "", "The gitopsd binary to run; empty runs gitopsd in this process.")
 	flag.DurationVar(&opts.PollInterval, "poll-interval", demo.DefaultPollInterval, "The GitRepository interval of the polling step.")
 	flag.DurationVar(&opts.StepTimeout, "step-timeout", demo.DefaultStepTimeout, "How long each step may wait for gitopsd.")
+	flag.DurationVar(&opts.ImageBatchWindow, "image-update-batch-window", demo.DefaultImageBatchWindow, "gitopsd's --image-update-batch-window in the image automation step.")
 	flag.StringVar(&opts.ControlPlaneDir, "controlplane", "", "The folder holding kube-apiserver and etcd (default: $KUBEBUILDER_ASSETS, then the cache folder make controlplane fills).")
 	flag.Parse()
 	opts.Out = os.Stdout

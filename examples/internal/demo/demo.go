@@ -46,6 +46,11 @@ const DefaultPollInterval = 5 * time.Second
 // DefaultStepTimeout bounds each step that waits for gitopsd.
 const DefaultStepTimeout = 90 * time.Second
 
+// DefaultImageBatchWindow is gitopsd's --image-update-batch-window in the
+// demo: shorter than gitopsd's default (5s), so that the image step's
+// commit comes a second after the ImagePolicy's change.
+const DefaultImageBatchWindow = time.Second
+
 // Options tune Run. The zero value runs gitopsd in process and reports to
 // nowhere.
 type Options struct {
@@ -60,6 +65,10 @@ type Options struct {
 	// StepTimeout bounds each step that waits for gitopsd; zero means
 	// DefaultStepTimeout.
 	StepTimeout time.Duration
+	// ImageBatchWindow is gitopsd's --image-update-batch-window: how long
+	// an ImageUpdateAutomation waits after an ImagePolicy change for more
+	// before it commits; zero means DefaultImageBatchWindow.
+	ImageBatchWindow time.Duration
 	// ControlPlaneDir holds kube-apiserver and etcd. Empty looks them up
 	// as runtime/testenv does ($KUBEBUILDER_ASSETS, then the cache folder
 	// `make controlplane` fills).
@@ -141,6 +150,9 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 	if opts.StepTimeout <= 0 {
 		opts.StepTimeout = DefaultStepTimeout
 	}
+	if opts.ImageBatchWindow <= 0 {
+		opts.ImageBatchWindow = DefaultImageBatchWindow
+	}
 	d := &demo{opts: opts, out: opts.Out}
 	d.res.PollInterval = opts.PollInterval
 	start := time.Now()
@@ -209,7 +221,7 @@ func Run(ctx context.Context, opts Options) (res *Result, err error) {
 	d.printf("  with interval polling      %8s   (GitRepository interval %s, no request)\n", round(d.res.PollingLatency), d.res.PollInterval)
 	d.printf("  a failure, to its alert    %8s   (push of a broken manifest to the webhook's notification)\n", round(d.res.NotificationLatency))
 	d.printf("  a values change, released  %8s   (push of a HelmRelease's valuesFrom ConfigMap to the upgraded revision)\n", round(d.res.HelmUpgradeLatency))
-	d.printf("  a new image tag, committed %8s   (push of an image tag to the ImageUpdateAutomation's commit of it)\n", round(d.res.ImageCommitLatency))
+	d.printf("  a new image tag, committed %8s   (push of an image tag to the ImageUpdateAutomation's commit of it, after a %s batch window)\n", round(d.res.ImageCommitLatency), d.opts.ImageBatchWindow)
 	d.printf("  a new image tag, applied   %8s   (push of an image tag to the Kustomization having applied that commit)\n\n", round(d.res.ImageUpdateLatency))
 	return &d.res, nil
 }

@@ -36,6 +36,12 @@ func TestDemo(t *testing.T) {
 			t.Errorf("%s latency not measured", name)
 		}
 	}
+	// The automation commits a batch window after the ImagePolicy's
+	// change, which follows the image push: a lower bound by design, and
+	// the proof that the demo's window reached gitopsd.
+	if res.ImageCommitLatency < DefaultImageBatchWindow {
+		t.Errorf("the image commit came %s after the push, within the batch window %s", res.ImageCommitLatency, DefaultImageBatchWindow)
+	}
 	if res.ImageUpdateLatency < res.ImageCommitLatency {
 		t.Errorf("the image commit was applied (%s) before it was pushed (%s)", res.ImageUpdateLatency, res.ImageCommitLatency)
 	}

@@ -10,8 +10,12 @@
 // applied, first with a reconcile request (the requestedAt annotation set
 // on the GitRepository right after the push), later with interval polling
 // only; and pushes a commit removing a manifest and shows the object
-// pruned. Every step prints what happened, the revision and how long it
-// took; the commit-to-applied latencies are returned in a Result too.
+// pruned. Later steps show a GitHub webhook, interval polling, an alert, a
+// Helm release, and image automation: an image tag pushed to a registry
+// (oci/ocitest) written back to the repository by an ImageUpdateAutomation
+// as one commit, which the Kustomization applies. Every step prints what
+// happened, the revision and how long it took; the latencies are returned
+// in a Result too.
 //
 // Everything runs on loopback in a temporary folder that is removed at the
 // end, including when ctx is cancelled (Ctrl-C in cmd/demo).

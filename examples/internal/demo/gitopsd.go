@@ -56,6 +56,7 @@ func (d *demo) startInProcess(ctx context.Context, logf *os.File, storage string
 	opts.StoragePath = storage
 	opts.StorageAddr = "127.0.0.1:0"
 	opts.ReceiverAddr = "127.0.0.1:0"
+	opts.ImageUpdateBatchWindow = d.opts.ImageBatchWindow
 	opts.Controller.MetricsAddr = "0"
 	opts.Controller.HealthAddr = "0"
 	opts.Controller.LogFormat = "text"
@@ -108,6 +109,7 @@ func (d *demo) startBinary(ctx context.Context, logf *os.File, storage string) (
 		"--storage-path="+storage,
 		"--storage-addr=127.0.0.1:0",
 		"--receiver-addr="+d.receiverAddr,
+		"--image-update-batch-window="+d.opts.ImageBatchWindow.String(),
 		"--metrics-addr=0",
 		"--health-addr="+healthAddr,
 		"--log-format=text",

@@ -214,8 +214,8 @@ func (d *demo) createImageAutomation(ctx context.Context, image string) error {
 			},
 		},
 	}
-	d.printf("→ creating ImageRepository %s/%s (%s, insecure: plain HTTP), ImagePolicy %s (semver %s) and ImageUpdateAutomation %s (GitRepository %s, push to %s, path ./)\n",
-		Namespace, imageName, image, imageName, imageRange, automationName, Name, branch)
+	d.printf("→ creating ImageRepository %s/%s (%s, insecure: plain HTTP), ImagePolicy %s (semver %s) and ImageUpdateAutomation %s (GitRepository %s, push to %s, path ./; gitopsd's batch window %s)\n",
+		Namespace, imageName, image, imageName, imageRange, automationName, Name, branch, d.opts.ImageBatchWindow)
 	for _, o := range objs {
 		if err := d.c.Create(ctx, o); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/gitopskit/kit/git"
@@ -79,6 +80,12 @@ func TestCloneCachedFetchesOnlyNewObjects(t *testing.T) {
 	}
 	if status := gitCLI(t, dir, "status", "--porcelain"); status != "" {
 		t.Fatalf("git status after the first clone:\n%s", status)
+	}
+	// On the cache's file system the packs are links, not copies.
+	packs, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "pack-*.pack"))
+	var st syscall.Stat_t
+	if len(packs) == 0 || syscall.Stat(packs[0], &st) != nil || st.Nlink < 2 {
+		t.Fatalf("packs %v (links %d): want hard links to the cache's", packs, st.Nlink)
 	}
 
 	want := repo.Commit("main", "one file", map[string]string{"d0/f000.txt": "changed\n"})
@@ -302,5 +309,37 @@ func BenchmarkCloneCached(b *testing.B) {
 			}
 			b.ReportMetric(float64(bytes)/float64(b.N), "B-fetched/op")
 		})
+	}
+}
+
+// A worktree on another file system than the cache gets copies of the
+// cache's packs (a hard link is impossible there) and works the same.
+func TestCloneCachedAcrossFileSystems(t *testing.T) {
+	t.Parallel()
+	_, _, c, root := cachedRepo(t)
+	other, err := os.MkdirTemp("/dev/shm", "gitopskit-clonecached-")
+	if err != nil {
+		t.Skipf("no /dev/shm: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(other) })
+	var a, b syscall.Stat_t
+	if syscall.Stat(root, &a) != nil || syscall.Stat(other, &b) != nil || a.Dev == b.Dev {
+		t.Skip("/dev/shm is on the file system of the test's temporary folder")
+	}
+	dir := filepath.Join(other, "wt")
+	res, err := c.CloneCached(context.Background(), dir, gogit.CloneOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	packs, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "pack-*.pack"))
+	var st syscall.Stat_t
+	if len(packs) == 0 || syscall.Stat(packs[0], &st) != nil || st.Nlink != 1 {
+		t.Fatalf("packs %v: want copies (one link each)", packs)
+	}
+	if head := gitCLI(t, dir, "rev-parse", "HEAD"); head != res.Commit.Hash {
+		t.Fatalf("HEAD %s, want %s", head, res.Commit.Hash)
+	}
+	if status := gitCLI(t, dir, "status", "--porcelain"); status != "" {
+		t.Fatalf("git status:\n%s", status)
 	}
 }

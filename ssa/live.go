@@ -98,11 +98,61 @@ func (l *liveObjects) get(ctx context.Context, it *item) (*unstructured.Unstruct
 	return l.m.get(ctx, gvk, it.id)
 }
 
-// list reads one group in pages of listPage, keeping the objects the set
+// list reads one group. With ownership labels (Owner.Group) it first lists
+// the objects carrying them — in the steady state exactly the set's
+// objects, whatever else their namespace holds, so that re-checking many
+// sets in one crowded namespace costs each what it owns, not what the
+// namespace holds. When one of the set's objects is not among them (the
+// set adds it, takes it over, or it was deleted behind the owner's back)
+// it lists the group whole, as without labels, so that an object to
+// create needs no GET.
+func (l *liveObjects) list(ctx context.Context, k groupKey, g *liveGroup) {
+	if sel := l.m.owner.labels(); sel != nil && l.listOwned(ctx, k, g, sel) {
+		return
+	}
+	l.listAll(ctx, k, g)
+}
+
+// listOwned lists the objects of group k carrying the labels sel and
+// reports whether that found every object of the set there.
+func (l *liveObjects) listOwned(ctx context.Context, k groupKey, g *liveGroup, sel map[string]string) bool {
+	wanted := l.wanted[k]
+	found := make(map[string]*unstructured.Unstructured, len(wanted))
+	opts := []client.ListOption{client.Limit(listPage), client.MatchingLabels(sel)}
+	if k.namespace != "" {
+		opts = append(opts, client.InNamespace(k.namespace))
+	}
+	cont := ""
+	for {
+		page := &unstructured.UnstructuredList{}
+		page.SetGroupVersionKind(k.gvk.GroupVersion().WithKind(k.gvk.Kind + "List"))
+		if err := l.m.client.List(ctx, page, append(opts, client.Continue(cont))...); err != nil {
+			logr.FromContextOrDiscard(ctx).V(1).Info("listing owned objects failed", "kind", k.gvk.String(), "namespace", k.namespace, "error", err.Error())
+			return false
+		}
+		for i := range page.Items {
+			o := &page.Items[i]
+			if wanted[o.GetName()] {
+				o.SetGroupVersionKind(k.gvk)
+				found[o.GetName()] = o
+			}
+		}
+		if cont = page.GetContinue(); cont == "" {
+			break
+		}
+	}
+	if len(found) < len(wanted) {
+		return false
+	}
+	g.objs, g.listed, g.complete = found, true, true
+	return true
+}
+
+// listAll reads one group in pages of listPage, keeping the objects the set
 // names. It stops once it has read four times as many objects as the set
 // has in the group (at least a page): a namespace crowded with other
 // objects costs the set a bounded list and a GET per object not seen.
-func (l *liveObjects) list(ctx context.Context, k groupKey, g *liveGroup) {
+func (l *liveObjects) listAll(ctx context.Context, k groupKey, g *liveGroup) {
 	wanted := l.wanted[k]
 	g.objs = make(map[string]*unstructured.Unstructured, len(wanted))
 	budget := max(listPage, 4*len(wanted))

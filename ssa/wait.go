@@ -57,6 +57,15 @@ type WaitOptions struct {
 	HealthRules []HealthRule
 	// DefaultNamespace is given to namespaced objects that have none.
 	DefaultNamespace string
+	// Owned says the objects are this Manager's: applied by it, so they
+	// carry its ownership labels (Owner.Group). They are then listed and
+	// watched by those labels instead of every object of their kind and
+	// namespace, so waiting for a set in a namespace crowded with other
+	// objects reads the set, not the namespace. A kind and namespace whose
+	// list by labels lacks one of the objects (deleted, or its labels
+	// removed) is listed and watched whole, as without Owned. Ignored
+	// without ownership labels.
+	Owned bool
 }
 
 // WaitError is returned by Wait when the set did not become Current. It
@@ -109,13 +118,17 @@ func (m *Manager) Wait(ctx context.Context, objs []*unstructured.Unstructured, o
 	}
 	done := func(s ObjectStatus) bool { return s.Status == StatusCurrent }
 	failed := func(s ObjectStatus) bool { return opts.FailFast && s.Status == StatusFailed }
-	return m.watchUntil(ctx, targets, timeout, eval, done, failed)
+	var owned map[string]string
+	if opts.Owned {
+		owned = m.owner.labels()
+	}
+	return m.watchUntil(ctx, targets, timeout, owned, eval, done, failed)
 }
 
 // waitOne waits for one object to be Current with the kstatus rules.
 func (m *Manager) waitOne(ctx context.Context, obj *unstructured.Unstructured, timeout time.Duration) error {
 	eval := func(id ObjectID, o *unstructured.Unstructured) ObjectStatus { return computeStatus(id, o, nil) }
-	return m.watchUntil(ctx, []*unstructured.Unstructured{obj}, timeout, eval,
+	return m.watchUntil(ctx, []*unstructured.Unstructured{obj}, timeout, nil, eval,
 		func(s ObjectStatus) bool { return s.Status == StatusCurrent },
 		func(s ObjectStatus) bool { return false })
 }
@@ -128,7 +141,7 @@ func (m *Manager) waitGone(ctx context.Context, objs []*unstructured.Unstructure
 		}
 		return ObjectStatus{ID: id, Status: StatusTerminating, Message: "still exists"}
 	}
-	return m.watchUntil(ctx, objs, timeout, eval,
+	return m.watchUntil(ctx, objs, timeout, nil, eval,
 		func(s ObjectStatus) bool { return s.Status == StatusNotFound },
 		func(s ObjectStatus) bool { return false })
 }
@@ -143,9 +156,10 @@ type observation struct {
 	obj *unstructured.Unstructured // nil: absent
 }
 
-// watchUntil lists and watches the objects, evaluating each observation,
-// until done holds for all, failed holds for one, or the timeout.
-func (m *Manager) watchUntil(ctx context.Context, objs []*unstructured.Unstructured, timeout time.Duration,
+// watchUntil lists and watches the objects (by the labels owned, when not
+// nil), evaluating each observation, until done holds for all, failed
+// holds for one, or the timeout.
+func (m *Manager) watchUntil(ctx context.Context, objs []*unstructured.Unstructured, timeout time.Duration, owned map[string]string,
 	eval func(ObjectID, *unstructured.Unstructured) ObjectStatus, done, failed func(ObjectStatus) bool) error {
 	if len(objs) == 0 {
 		return nil
@@ -176,7 +190,7 @@ func (m *Manager) watchUntil(ctx context.Context, objs []*unstructured.Unstructu
 	errc := make(chan error, len(groups))
 	for k, names := range groups {
 		go func() {
-			if err := watchGroup(ctx, wc, k, names, obs); err != nil && ctx.Err() == nil {
+			if err := watchGroup(ctx, wc, k, names, owned, obs); err != nil && ctx.Err() == nil {
 				errc <- err
 			}
 		}()
@@ -232,10 +246,11 @@ func waitError(cause error, order []ObjectID, statuses map[ObjectID]ObjectStatus
 }
 
 // watchGroup lists then watches one kind in one namespace (by name when a
-// single object is wanted) and sends an observation per event for the
-// wanted names. It re-lists when the watch expires and re-watches when the
-// server closes it.
-func watchGroup(ctx context.Context, wc client.WithWatch, k watchKey, names []string, out chan<- []observation) error {
+// single object is wanted; by the labels owned, when not nil, until a list
+// by them lacks a wanted object) and sends an observation per event for
+// the wanted names. It re-lists when the watch expires and re-watches when
+// the server closes it.
+func watchGroup(ctx context.Context, wc client.WithWatch, k watchKey, names []string, owned map[string]string, out chan<- []observation) error {
 	wanted := map[string]bool{}
 	for _, n := range names {
 		wanted[n] = true
@@ -246,6 +261,10 @@ func watchGroup(ctx context.Context, wc client.WithWatch, k watchKey, names []st
 	}
 	if len(names) == 1 {
 		listOpts = append(listOpts, client.MatchingFields{"metadata.name": names[0]})
+	}
+	whole := listOpts
+	if len(owned) > 0 {
+		listOpts = append(slices.Clone(listOpts), client.MatchingLabels(owned))
 	}
 	listGVK := k.gvk.GroupVersion().WithKind(k.gvk.Kind + "List")
 	obsOf := func(name string, obj *unstructured.Unstructured) observation {
@@ -279,6 +298,12 @@ func watchGroup(ctx context.Context, wc client.WithWatch, k watchKey, names []st
 					seen[o.GetName()] = true
 					batch = append(batch, obsOf(o.GetName(), o))
 				}
+			}
+			if len(seen) < len(wanted) && len(listOpts) > len(whole) {
+				// One is absent or lost its labels: only the whole kind
+				// tells which, and shows it when it comes back.
+				listOpts = whole
+				continue
 			}
 			for n := range wanted {
 				if !seen[n] {

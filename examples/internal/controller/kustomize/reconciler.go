@@ -517,6 +517,10 @@ func (r *KustomizationReconciler) checkHealth(ctx context.Context, obj *kustomiz
 	err = mgr.Wait(waitCtx, objs, ssa.WaitOptions{
 		Timeout: obj.GetTimeout(), FailFast: true, DefaultNamespace: obj.Namespace,
 		HealthRules: healthRules(obj.Spec.HealthCheckExprs),
+		// spec.wait checks the inventory: objects this apply labelled, so
+		// they are watched by their labels, not with all of their
+		// namespaces' objects.
+		Owned: obj.Spec.Wait,
 	})
 	if cause := context.Cause(waitCtx); err != nil && errors.Is(cause, errNewRevision) {
 		err = cause

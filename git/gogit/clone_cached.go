@@ -9,10 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-logr/logr"
 
 	"github.com/gitopskit/kit/git"
@@ -97,7 +100,11 @@ func (c *Client) cloneCached(ctx context.Context, r *remote, dir string, t *targ
 		return nil, err
 	}
 	defer pack.Close()
-	st := openStorage(gitDir)
+	// Blobs up to smallBlob are read whole by the walker rather than
+	// streamed from a pack opened for each: the checkout reads most of
+	// them from the linked packs, not from the pack just fetched.
+	st := filesystem.NewStorageWithOptions(osfs.New(gitDir), cache.NewObjectLRU(objectCacheSize),
+		filesystem.Options{KeepDescriptors: true, LargeObjectThreshold: smallBlob})
 	defer st.Close()
 	if len(shallows) > 0 {
 		if err := st.SetShallow(shallows); err != nil {
@@ -144,6 +151,9 @@ func (c *Client) cloneCached(ctx context.Context, r *remote, dir string, t *targ
 	}
 	return &Result{Commit: out, Revision: out.Revision()}, nil
 }
+
+// smallBlob is the size up to which CloneCached reads a blob whole.
+const smallBlob = 256 << 10
 
 // fillFromCache fetches the target into the cache repository of the
 // remote and links (or copies) the cache's objects and shallow boundary

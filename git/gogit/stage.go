@@ -36,7 +36,8 @@ const (
 // Staging never decides what is checked out: the tree walk does, with
 // every check it makes for any file.
 type blobStage struct {
-	root *os.Root // the clone's folder
+	root *os.Root      // the clone's folder
+	fs   []*stageFiles // a folder of the stage for each worker
 	// At most maxFiles blobs and maxBytes of content are staged.
 	maxFiles, maxBytes int64
 
@@ -47,14 +48,20 @@ type blobStage struct {
 	files, bytes int64
 
 	mu     sync.Mutex
-	ids    []stagedID               // the ids the workers computed, by entry
-	staged map[plumbing.Hash]string // blob id → staged file, until taken
+	ids    []stagedID                   // the ids the workers computed, by entry
+	staged map[plumbing.Hash]stagedBlob // blob id → staged file, until taken
 }
 
 // stageJob is one whole blob of the pack: its entry's index and content.
 type stageJob struct {
 	entry int
 	data  []byte
+}
+
+// stagedBlob is a file of the stage: its name in a worker's folder.
+type stagedBlob struct {
+	fs   *stageFiles
+	name string
 }
 
 // stagedID is the id of the blob at a pack entry.
@@ -64,17 +71,27 @@ type stagedID struct {
 }
 
 // newBlobStage creates the staging folder in root and starts its workers,
-// which stage at most maxFiles blobs and maxBytes of content.
+// which stage at most maxFiles blobs and maxBytes of content. Each worker
+// writes into a folder of its own: files created at once in one folder
+// wait on each other (the kernel locks the folder), spinning.
 func newBlobStage(root *os.Root, maxFiles, maxBytes int64) (*blobStage, error) {
 	if err := root.Mkdir(stageDir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &blobStage{root: root, maxFiles: maxFiles, maxBytes: maxBytes, staged: map[plumbing.Hash]string{}}
+	s := &blobStage{root: root, maxFiles: maxFiles, maxBytes: maxBytes, staged: map[plumbing.Hash]stagedBlob{}}
 	n := min(max(runtime.GOMAXPROCS(0), 1), 4)
+	for i := range n {
+		fs, err := openStageFiles(root, path.Join(stageDir, strconv.Itoa(i)))
+		if err != nil {
+			_ = s.remove()
+			return nil, err
+		}
+		s.fs = append(s.fs, fs)
+	}
 	s.jobs = make(chan stageJob, 2*n)
 	s.workers.Add(n)
-	for range n {
-		go s.work()
+	for _, fs := range s.fs {
+		go s.work(fs)
 	}
 	return s, nil
 }
@@ -94,43 +111,25 @@ func (s *blobStage) accepts(size uint64) bool {
 // own data from now on.
 func (s *blobStage) add(i int, data []byte) { s.jobs <- stageJob{entry: i, data: data} }
 
-func (s *blobStage) work() {
+func (s *blobStage) work(fs *stageFiles) {
 	defer s.workers.Done()
 	for j := range s.jobs {
 		h := plumbing.NewHasher(plumbing.BlobObject, int64(len(j.data)))
 		_, _ = h.Write(j.data)
 		id := h.Sum()
-		name := path.Join(stageDir, strconv.Itoa(j.entry))
-		stored := writeStaged(s.root, name, j.data) == nil
+		name := strconv.Itoa(j.entry)
+		stored := fs.create(name, j.data) == nil
 		s.mu.Lock()
 		s.ids = append(s.ids, stagedID{j.entry, id})
 		if _, dup := s.staged[id]; stored && !dup {
-			s.staged[id] = name
+			s.staged[id] = stagedBlob{fs, name}
 			stored = false
 		}
 		s.mu.Unlock()
 		if stored { // a duplicate
-			_ = s.root.Remove(name)
+			_ = fs.remove(name)
 		}
 	}
-}
-
-// writeStaged creates the staged file name with data.
-func writeStaged(root *os.Root, name string, data []byte) error {
-	f, err := root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		_ = root.Remove(name)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		_ = root.Remove(name)
-		return err
-	}
-	return nil
 }
 
 // finish waits for the workers and gives the checker's entries the ids
@@ -157,18 +156,21 @@ func (s *blobStage) finish(c *packCheck) {
 
 // take returns the staged file holding blob id, once: the first path the
 // blob goes to gets the file, any other is written from the pack.
-func (s *blobStage) take(id plumbing.Hash) (string, bool) {
+func (s *blobStage) take(id plumbing.Hash) (stagedBlob, bool) {
 	if s == nil {
-		return "", false
+		return stagedBlob{}, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	name, ok := s.staged[id]
+	f, ok := s.staged[id]
 	if ok {
 		delete(s.staged, id)
 	}
-	return name, ok
+	return f, ok
 }
+
+// path is the file's path in the clone.
+func (f stagedBlob) path() string { return path.Join(f.fs.rel, f.name) }
 
 // remove stops the workers and removes the staging folder with what was
 // not taken.
@@ -177,6 +179,12 @@ func (s *blobStage) remove() error {
 		return nil
 	}
 	s.finish(nil)
+	for _, fs := range s.fs {
+		if err := fs.close(); err != nil {
+			return err
+		}
+	}
+	s.fs = nil
 	return s.root.RemoveAll(stageDir)
 }
 

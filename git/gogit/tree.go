@@ -174,7 +174,7 @@ type treeWriter struct {
 	gitlinks bool
 	// staged, if any, holds blobs of pack already written to files under
 	// root (a fresh clone's): a file is renamed into place from there
-	// rather than inflated from the pack again.
+	// rather than inflated from the pack again (see placeStaged).
 	staged *blobStage
 
 	// made are the folders created so far: a folder is created when the
@@ -190,15 +190,14 @@ type treeWriter struct {
 }
 
 // writeJob is a file waiting to be written by the pool: data (which the
-// pool closes), entry of pack, or the staged file of that entry.
+// pool closes), or entry of pack.
 type writeJob struct {
-	root   *os.Root
-	name   string
-	data   io.ReadCloser // reading it touches no shared storage
-	pack   *packBlobs
-	entry  packEntry
-	staged string // under root: renamed to name
-	perm   os.FileMode
+	root  *os.Root
+	name  string
+	data  io.ReadCloser // reading it touches no shared storage
+	pack  *packBlobs
+	entry packEntry
+	perm  os.FileMode
 }
 
 func (w *treeWriter) start() {
@@ -224,9 +223,6 @@ func (w *treeWriter) start() {
 }
 
 func (j writeJob) write(in *packInflater) error {
-	if j.staged != "" {
-		return j.root.Rename(j.staged, j.name)
-	}
 	if j.pack == nil {
 		return createFile(j.root, j.name, j.perm, j.data)
 	}
@@ -271,6 +267,16 @@ func (w *treeWriter) writeTree(h plumbing.Hash, rel string) error {
 	if err != nil {
 		return err
 	}
+	// The folder rel, open while staged files are renamed into it (closed
+	// before descending, so a deep tree holds one descriptor at a time).
+	var dir *os.File
+	closeDir := func() {
+		if dir != nil {
+			dir.Close()
+			dir = nil
+		}
+	}
+	defer closeDir()
 	for _, name := range sortedNames(entries, nil) {
 		e := entries[name]
 		p := path.Join(rel, name)
@@ -282,6 +288,7 @@ func (w *treeWriter) writeTree(h plumbing.Hash, rel string) error {
 			if err := w.use.add(1, 0); err != nil {
 				return err
 			}
+			closeDir()
 			if err := w.writeTree(e.Hash, p); err != nil {
 				return err
 			}
@@ -297,6 +304,12 @@ func (w *treeWriter) writeTree(h plumbing.Hash, rel string) error {
 		case isFile(e.Mode) && sparseIncludes(w.sparse, p):
 			if err := w.ensureDir(rel); err != nil {
 				return err
+			}
+			if placed, err := w.placeStaged(rel, &dir, name, e); placed || err != nil {
+				if err != nil {
+					return fmt.Errorf("write %s: %w", p, err)
+				}
+				continue
 			}
 			if err := w.writeEntry(w.root, p, p, e); err != nil {
 				return err
@@ -324,6 +337,46 @@ func (w *treeWriter) ensureDir(p string) error {
 	return nil
 }
 
+// placeStaged renames the staged file of entry, a regular file to go at
+// name in the folder rel (which *dir holds open once opened), into place,
+// and reports whether it did: not for a link, an executable, a blob the
+// pack does not hold whole or that was not staged (or was taken by
+// another path already). The rename replaces nothing: the walk writes each
+// path of the fresh clone once (duplicate names are refused), and a
+// rename never writes through a link. The file was staged with the mode
+// createFile gives a regular file (the umask applied the same way).
+func (w *treeWriter) placeStaged(rel string, dir **os.File, name string, entry object.TreeEntry) (bool, error) {
+	if w.staged == nil || entry.Mode == filemode.Symlink || filePerm(entry.Mode) != 0o644 {
+		return false, nil
+	}
+	e, ok := w.pack.find(entry.Hash)
+	if !ok || e.typ != packBlob {
+		return false, nil
+	}
+	if err := w.ctx.Err(); err != nil {
+		return true, err
+	}
+	staged, ok := w.staged.take(entry.Hash)
+	if !ok {
+		return false, nil
+	}
+	if err := w.use.add(1, int64(e.size)); err != nil {
+		return true, err
+	}
+	if *dir == nil {
+		d := rel
+		if d == "" {
+			d = "."
+		}
+		f, err := w.root.Open(d)
+		if err != nil {
+			return true, err
+		}
+		*dir = f
+	}
+	return true, staged.fs.rename(staged.name, rel, *dir, name)
+}
+
 // writeEntry creates the file or link of entry, which goes at p in the
 // checkout, as name under root (the checkout itself, or a staging folder);
 // nothing may exist there.
@@ -335,18 +388,7 @@ func (w *treeWriter) writeEntry(root *os.Root, name, p string, entry object.Tree
 		if err := w.use.add(1, int64(e.size)); err != nil {
 			return err
 		}
-		perm := filePerm(entry.Mode)
-		if perm == 0o644 && w.staged != nil && root == w.staged.root {
-			// Staged with that mode (the umask applied as for any file).
-			// The rename replaces nothing: the walk writes each path of
-			// the fresh clone once (duplicate names are refused), and
-			// never writes through a link.
-			if staged, ok := w.staged.take(entry.Hash); ok {
-				w.jobs <- writeJob{root: root, name: name, staged: staged}
-				return nil
-			}
-		}
-		w.jobs <- writeJob{root: root, name: name, pack: w.pack, entry: e, perm: perm}
+		w.jobs <- writeJob{root: root, name: name, pack: w.pack, entry: e, perm: filePerm(entry.Mode)}
 		return nil
 	}
 	obj, err := w.st.EncodedObject(plumbing.BlobObject, entry.Hash)

@@ -12,6 +12,13 @@
 // for the Kustomization reconciler, and runtime/acl decides whether a
 // Kustomization may reference another namespace.
 //
+// One git/gogit Cache, under --git-cache-path (<storage-path>/.git-cache by
+// default, which the artifact server never serves), is kept across
+// restarts and shared by the GitRepository and ImageUpdateAutomation
+// reconcilers, so every fetch of a remote brings only its new objects;
+// the GitRepositories' exports and the automations' worktrees live beside
+// it.
+//
 // The webhook receiver server (receiver.go, --receiver-addr) runs on every
 // replica: events/receivers verifies each webhook for the Receiver whose
 // status.webhookPath it was posted to, and RequestReconcile annotates the

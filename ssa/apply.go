@@ -58,6 +58,16 @@ type ApplyOptions struct {
 	// two requests (what Flux's ssa package costs). For a cautious caller
 	// and for comparisons; the answers are the same.
 	DisableLocalDecision bool
+	// NoPreflight writes each object that may change without the
+	// whole-set validation first: one request (the write) instead of a
+	// dry-run and a write, the write's answer telling whether the object
+	// changed. An object the local decision finds unchanged still costs
+	// nothing. The price is atomicity: an object the API server rejects
+	// fails the Apply after the objects written before it (the ChangeSet
+	// lists what was written), where by default a rejection writes
+	// nothing. For callers that prefer half the requests on every change
+	// to an all-or-nothing set.
+	NoPreflight bool
 }
 
 func (o ApplyOptions) timeout() time.Duration {
@@ -205,6 +215,9 @@ func (m *Manager) write(ctx context.Context, r *run, it *item, c checked, rules 
 	log := logr.FromContextOrDiscard(ctx).WithValues("object", it.id.String())
 	change := Change{ID: it.id, Version: it.obj.GroupVersionKind().Version, Action: c.action, Reason: c.reason}
 	force := it.policy != PolicyMerge
+	if c.direct {
+		return m.writeDirect(ctx, it, c, force, opts)
+	}
 	switch c.action {
 	case ActionSkipped:
 		return change, nil
@@ -223,6 +236,31 @@ func (m *Manager) write(ctx context.Context, r *run, it *item, c checked, rules 
 		}
 		log.V(1).Info("recreated")
 	}
+	return change, m.afterApply(ctx, it, opts)
+}
+
+// writeDirect writes an object the pre-flight did not dry-run
+// (ApplyOptions.NoPreflight) and tells from the answer what changed.
+func (m *Manager) writeDirect(ctx context.Context, it *item, c checked, force bool, opts ApplyOptions) (Change, error) {
+	log := logr.FromContextOrDiscard(ctx).WithValues("object", it.id.String())
+	change := Change{ID: it.id, Version: it.obj.GroupVersionKind().Version}
+	out, err := m.apply(ctx, c.desired, force, false)
+	switch {
+	case err != nil && c.live != nil && isImmutableError(err) && (opts.Recreate || it.recreate):
+		if err := m.recreate(ctx, it, c.live, opts); err != nil {
+			return change, err
+		}
+		change.Action = ActionRecreated
+	case err != nil:
+		return change, uncertain(err)
+	case c.live == nil:
+		change.Action = ActionCreated
+	case sameObject(out, c.live):
+		change.Action = ActionUnchanged
+	default:
+		change.Action = ActionConfigured
+	}
+	log.V(1).Info(string(change.Action), "preflight", false)
 	return change, m.afterApply(ctx, it, opts)
 }
 

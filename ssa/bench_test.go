@@ -150,7 +150,7 @@ type applier struct {
 // existing object), and a sequential applier.
 func appliers(b *testing.B) []applier {
 	b.Helper()
-	ssaCount, dryCount, seqCount := &counter{}, &counter{}, &counter{}
+	ssaCount, dryCount, seqCount, npCount := &counter{}, &counter{}, &counter{}, &counter{}
 	manager := func(c *counter, opts ...ssa.Option) *ssa.Manager {
 		cfg := env.Config()
 		cfg.Wrap(c.wrap)
@@ -174,6 +174,13 @@ func appliers(b *testing.B) []applier {
 	local := manager(ssaCount, ssa.WithSchemas(schemas))
 	server := manager(dryCount)
 	cfg = env.Config()
+	cfg.Wrap(npCount.wrap)
+	npSchemas, err := ssa.NewSchemas(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	direct := manager(npCount, ssa.WithSchemas(npSchemas))
+	cfg = env.Config()
 	cfg.Wrap(seqCount.wrap)
 	sc, err := client.New(cfg, client.Options{Scheme: env.Scheme()})
 	if err != nil {
@@ -185,10 +192,17 @@ func appliers(b *testing.B) []applier {
 		if _, err := local.Apply(context.Background(), set, ssa.ApplyOptions{}); err != nil {
 			b.Fatal(err)
 		}
+		if _, err := direct.Apply(context.Background(), set, ssa.ApplyOptions{NoPreflight: true}); err != nil {
+			b.Fatal(err)
+		}
 	}
 	return []applier{
 		{"ssa", ssaCount, func(ctx context.Context, objs []*unstructured.Unstructured) error {
 			_, err := local.Apply(ctx, objs, ssa.ApplyOptions{})
+			return err
+		}},
+		{"ssa-nopreflight", npCount, func(ctx context.Context, objs []*unstructured.Unstructured) error {
+			_, err := direct.Apply(ctx, objs, ssa.ApplyOptions{NoPreflight: true})
 			return err
 		}},
 		{"ssa-dryrun", dryCount, func(ctx context.Context, objs []*unstructured.Unstructured) error {

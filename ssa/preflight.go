@@ -26,6 +26,9 @@ type checked struct {
 	// the takeover patch cannot be compared with the object after it).
 	action Action
 	reason string
+	// direct is set, with ApplyOptions.NoPreflight, for an object to write
+	// without a dry-run first: the write's answer tells whether it changed.
+	direct bool
 }
 
 // preflight reads and dry-runs every object of the set that the API server
@@ -102,6 +105,10 @@ func (m *Manager) checkOne(ctx context.Context, r *run, it *item, pre []checked,
 	c := checked{done: true, live: live, desired: it.obj}
 	force := it.policy != PolicyMerge
 	if live == nil {
+		if opts.NoPreflight {
+			c.action, c.direct = ActionCreated, true
+			return c, nil
+		}
 		if _, err := m.apply(ctx, it.obj, force, true); err != nil {
 			return c, rejected(err)
 		}
@@ -128,6 +135,10 @@ func (m *Manager) checkOne(ctx context.Context, r *run, it *item, pre []checked,
 			return c, nil
 		}
 		log.V(1).Info("not decided locally, asking the API server", "reason", why.Error())
+	}
+	if opts.NoPreflight && !takeover {
+		c.action, c.direct = ActionConfigured, true
+		return c, nil
 	}
 	dry, err := m.apply(ctx, c.desired, force, true)
 	switch {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -123,6 +124,11 @@ type Options struct {
 	// bases and files (--no-remote-bases=false). Off, as by default,
 	// nothing remote is ever loaded: a reference is a build failure.
 	AllowRemoteBases bool
+	// BuildCacheBytes bounds the Kustomizations' build cache (their last
+	// builds' objects, measured as JSON), which lets a re-check of an
+	// unchanged Kustomization skip the download and the build
+	// (--build-cache-size). Zero disables it.
+	BuildCacheBytes int64
 
 	// RequeueDependency is how often a Kustomization waiting for a
 	// dependency checks it again. Zero: the Kustomization's retry interval.
@@ -150,6 +156,7 @@ func DefaultOptions() Options {
 		StorageAddr:            DefaultStorageAddr,
 		ReceiverAddr:           DefaultReceiverAddr,
 		ImageUpdateBatchWindow: image.DefaultBatchWindow,
+		BuildCacheBytes:        kustomize.DefaultBuildCacheBytes,
 	}
 }
 
@@ -188,6 +195,18 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"The service account, in each Kustomization's namespace, that Kustomizations without spec.serviceAccountName impersonate (default: gitopsd's own).")
 	fs.Var(negated{&o.AllowRemoteBases}, "no-remote-bases",
 		"Refuse remote bases and files in kustomizations (default true; =false lets kustomize fetch them and run git from inside a tenant's build).")
+	fs.Func("build-cache-size", fmt.Sprintf("Bound of the Kustomizations' build cache, as a quantity (their last builds' objects as JSON; default %s; 0 disables it).",
+		resource.NewQuantity(o.BuildCacheBytes, resource.BinarySI)), func(v string) error {
+		q, err := resource.ParseQuantity(v)
+		if err != nil {
+			return err
+		}
+		if q.Sign() < 0 {
+			return errors.New("must not be negative")
+		}
+		o.BuildCacheBytes = q.Value()
+		return nil
+	})
 	fs.DurationVar(&o.RequeueDependency, "requeue-dependency", o.RequeueDependency,
 		"How often a Kustomization waiting for a dependency checks it again (default: its retry interval).")
 	fs.StringVar(&o.ReceiverAddr, "receiver-addr", o.ReceiverAddr,
@@ -481,7 +500,7 @@ func assemble(cfg *rest.Config, opts Options, policy acl.Policy, scheme *runtime
 		{"kustomization", (&kustomize.KustomizationReconciler{
 			Client: c, Config: applyCfg, Fetcher: fetch.New(fetchOpts...), ACL: policy, Concurrency: concurrency, Metrics: rec, Events: ev,
 			DefaultServiceAccount: opts.DefaultServiceAccount, DependencyRequeue: opts.RequeueDependency,
-			AllowRemoteBases: opts.AllowRemoteBases,
+			AllowRemoteBases: opts.AllowRemoteBases, BuildCacheBytes: buildCacheBytes(opts.BuildCacheBytes),
 		}).SetupWithManager},
 		{"helmrelease", (&helm.HelmReleaseReconciler{
 			Client: c, APIReader: op.mgr.GetAPIReader(), Config: applyCfg, Fetcher: fetch.New(fetchOpts...), ACL: policy,
@@ -640,3 +659,12 @@ func (n negated) Set(s string) error {
 }
 
 func (n negated) IsBoolFlag() bool { return true }
+
+// buildCacheBytes maps --build-cache-size to the reconciler's field, where
+// zero means the default and a negative value disables.
+func buildCacheBytes(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
+}

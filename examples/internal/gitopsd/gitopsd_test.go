@@ -28,7 +28,7 @@ func TestFlags(t *testing.T) {
 		"--artifact-host-override=localhost:9090", "--cross-namespace-selector=shared=true",
 		"--concurrent=8", "--enable-leader-election",
 		"--default-service-account=tenant", "--requeue-dependency=15s",
-		"--git-cache-path=/var/cache/gitopsd", "--image-update-batch-window=2s",
+		"--git-cache-path=/var/cache/gitopsd", "--image-update-batch-window=2s", "--build-cache-size=64Mi",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -38,9 +38,9 @@ func TestFlags(t *testing.T) {
 	}
 	got := []any{opts.StoragePath, opts.StorageAddr, opts.StorageAdvAddr, opts.ArtifactHostOverride,
 		opts.CrossNamespaceSelector, opts.Controller.Concurrency, opts.Controller.LeaderElection, opts.Controller.LeaderElectionID,
-		opts.DefaultServiceAccount, opts.RequeueDependency.String(), opts.gitCachePath(), opts.ImageUpdateBatchWindow.String()}
+		opts.DefaultServiceAccount, opts.RequeueDependency.String(), opts.gitCachePath(), opts.ImageUpdateBatchWindow.String(), opts.BuildCacheBytes}
 	want := []any{"/data", ":9191", "gitopsd.system.svc.", "localhost:9090", "shared=true", 8, true, "gitopsd-leader-election",
-		"tenant", "15s", "/var/cache/gitopsd", "2s"}
+		"tenant", "15s", "/var/cache/gitopsd", "2s", int64(64 << 20)}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("parsed options (-want +got):\n%s", diff)
 	}
@@ -50,6 +50,38 @@ func TestFlags(t *testing.T) {
 	}
 	if !strings.Contains(p.String(), "shared=true") {
 		t.Errorf("policy %q does not name the selector", p)
+	}
+}
+
+func TestBuildCacheSize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		arg  string
+		want int64 // the reconciler's field; 0 means an error
+	}{
+		{"", 256 << 20}, {"--build-cache-size=1Gi", 1 << 30}, {"--build-cache-size=0", -1},
+		{"--build-cache-size=-1Mi", 0}, {"--build-cache-size=lots", 0},
+	} {
+		opts := DefaultOptions()
+		fs := flag.NewFlagSet("gitopsd", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		opts.BindFlags(fs)
+		args := []string{"--storage-path=/data"}
+		if tc.arg != "" {
+			args = append(args, tc.arg)
+		}
+		err := fs.Parse(args)
+		if tc.want == 0 {
+			if err == nil {
+				t.Errorf("%s: accepted", tc.arg)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.arg, err)
+		} else if got := buildCacheBytes(opts.BuildCacheBytes); got != tc.want {
+			t.Errorf("%s: the reconciler gets %d, want %d", tc.arg, got, tc.want)
+		}
 	}
 }
 

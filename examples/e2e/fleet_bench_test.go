@@ -3,6 +3,8 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -28,7 +30,8 @@ const (
 // BenchmarkFleet measures one gitopsd child process (default flags:
 // --concurrent=4) bringing a fleet to Ready: N GitRepositories, each of
 // one of 5 repositories, and N Kustomizations applying 10 ConfigMaps each
-// (N=100; E2E_FLEET_N sets another). Run it once:
+// (N=100; E2E_FLEET_N sets another, E2E_FLEET_FLAGS adds gitopsd flags).
+// Run it once:
 //
 //	go test -run '^$' -bench BenchmarkFleet -benchtime 1x ./e2e/
 //
@@ -66,7 +69,8 @@ func fleet(b *testing.B, n int) {
 		srv.InitRepository(fmt.Sprintf("repo-%d.git", r)).Commit("main", "fleet", files)
 	}
 	interval := metav1.Duration{Duration: time.Minute}
-	ch := startChildIn(b, b.TempDir(), env.KubeConfig(), "--watch-label-selector="+childLabel+"=fleet")
+	args := append([]string{"--watch-label-selector=" + childLabel + "=fleet"}, strings.Fields(os.Getenv("E2E_FLEET_FLAGS"))...)
+	ch := startChildIn(b, b.TempDir(), env.KubeConfig(), args...)
 	before := childStats(b, ch)
 
 	b.StartTimer()
@@ -114,21 +118,144 @@ func fleet(b *testing.B, n int) {
 	b.ReportMetric(float64(ramp.peakRSS)/(1<<20), "MiB-peak-RSS")
 	b.ReportMetric(ramp.cpu.Seconds(), "cpu-s/ready")
 
-	// Steady state: one interval with nothing to change.
-	time.Sleep(interval.Duration)
+	// Steady state: three intervals with nothing to change.
+	const intervals = 3
+	if out, addr := os.Getenv("E2E_FLEET_PROFILE"), pprofAddr(args); out != "" && addr != "" {
+		// A CPU profile of the steady state (needs --pprof-addr in
+		// E2E_FLEET_FLAGS).
+		profile(b, addr, intervals*interval.Duration, out)
+	} else {
+		time.Sleep(intervals * interval.Duration)
+	}
 	steady := childStats(b, ch)
-	perMin := float64(time.Minute) / float64(interval.Duration)
+	perMin := float64(time.Minute) / float64(intervals*interval.Duration)
+	reconciles := max(1, steady.reconciles-ramp.reconciles)
 	b.ReportMetric((steady.requests-ramp.requests)*perMin, "steady-requests/min")
 	b.ReportMetric((steady.reconciles-ramp.reconciles)*perMin, "steady-reconciles/min")
 	b.ReportMetric((steady.cpu-ramp.cpu).Seconds()*perMin, "steady-cpu-s/min")
+	b.ReportMetric((steady.requests-ramp.requests)/reconciles, "steady-requests/reconcile")
+	b.ReportMetric(float64((steady.cpu-ramp.cpu).Milliseconds())/reconciles, "steady-cpu-ms/reconcile")
 	b.ReportMetric(float64(steady.peakRSS)/(1<<20), "MiB-peak-RSS-steady")
+}
+
+// BenchmarkSteadyMemory shows whether gitopsd leaks: one child gitopsd
+// keeps a Kustomization of 1,000 ConfigMaps applied (interval 1s) while
+// 100 GitRepositories are re-checked (interval 10s), and its resident
+// memory (VmRSS) is read after the 10th and the 100th reconcile of the
+// Kustomization since it became Ready. Run it once:
+//
+//	go test -run '^$' -bench BenchmarkSteadyMemory -benchtime 1x ./e2e/
+//
+// It reports MiB-RSS-10 and MiB-RSS-100, their difference
+// (MiB-growth-10-100, flat is 0 give or take the Go heap's breathing),
+// the peak, and the CPU of a reconcile of the 1,000 objects.
+func BenchmarkSteadyMemory(b *testing.B) {
+	for range b.N {
+		steadyMemory(b, 1000, 100, 100)
+	}
+}
+
+func steadyMemory(b *testing.B, objects, sources, reconciles int) {
+	b.StopTimer()
+	f := &fixture{t: b, ns: env.Namespace(b), c: env.Client()}
+	srv := gittest.NewServer(b)
+	big := map[string]string{}
+	for i := range objects {
+		big[fmt.Sprintf("deploy/cm-%04d.yaml", i)] = cm(fmt.Sprintf("cm-%04d", i), "v")
+	}
+	srv.InitRepository("big.git").Commit("main", "big", big)
+	for r := range fleetRepos {
+		files := map[string]string{}
+		for i := range fleetObjects {
+			files[fmt.Sprintf("deploy/cm-%d.yaml", i)] = cm(fmt.Sprintf("cm-%d", i), fmt.Sprint(r))
+		}
+		srv.InitRepository(fmt.Sprintf("repo-%d.git", r)).Commit("main", "fleet", files)
+	}
+	ch := startChildIn(b, b.TempDir(), env.KubeConfig(), "--watch-label-selector="+childLabel+"=memory")
+	label := func(objs ...client.Object) {
+		for _, o := range objs {
+			o.SetLabels(map[string]string{childLabel: "memory"})
+		}
+	}
+	src := gitRepository("big", srv.HTTPURL("big.git"))
+	src.Spec.Interval = metav1.Duration{Duration: time.Minute}
+	ks := kustomization("big", f.ns, src, "./deploy")
+	ks.Spec.Interval = metav1.Duration{Duration: time.Second}
+	ks.Spec.Timeout.Duration = timeout
+	label(src, ks)
+	f.create(src, ks)
+	for i := range sources - 1 {
+		s := gitRepository(fmt.Sprintf("src-%03d", i), srv.HTTPURL(fmt.Sprintf("repo-%d.git", i%fleetRepos)))
+		s.Spec.Interval = metav1.Duration{Duration: 10 * time.Second}
+		label(s)
+		f.create(s)
+	}
+	f.eventually(ks, func() bool { return conditions.IsReady(ks) && ks.Status.LastAppliedRevision != "" },
+		func() string { return describeKs(ks) })
+
+	b.StartTimer()
+	start := childStats(b, ch)
+	at := func(n int) stats {
+		deadline := time.Now().Add(time.Duration(n) * 10 * time.Second)
+		for {
+			s := childStats(b, ch)
+			if s.kustomizations-start.kustomizations >= float64(n) {
+				return s
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%v reconciles of %d after %s", s.kustomizations-start.kustomizations, n, time.Since(deadline))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	early := at(10)
+	late := at(reconciles)
+	b.StopTimer()
+	b.ReportMetric(float64(early.rss)/(1<<20), "MiB-RSS-10")
+	b.ReportMetric(float64(late.rss)/(1<<20), "MiB-RSS-100")
+	b.ReportMetric(float64(late.rss-early.rss)/(1<<20), "MiB-growth-10-100")
+	b.ReportMetric(float64(late.peakRSS)/(1<<20), "MiB-peak-RSS")
+	n := late.kustomizations - early.kustomizations
+	b.ReportMetric(float64((late.cpu-early.cpu).Milliseconds())/n, "cpu-ms/reconcile")
+	b.ReportMetric((late.requests-early.requests)/max(1, late.reconciles-early.reconciles), "requests/reconcile")
+}
+
+// pprofAddr returns the --pprof-addr among args.
+func pprofAddr(args []string) string {
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--pprof-addr="); ok && v != "0" {
+			return v
+		}
+	}
+	return ""
+}
+
+// profile writes a CPU profile of d from the pprof endpoint at addr to out.
+func profile(b *testing.B, addr string, d time.Duration, out string) {
+	b.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(out, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // stats is what a child gitopsd has done so far.
 type stats struct {
 	requests, reconciles float64
 	peakRSS              int64 // bytes
+	rss                  int64 // bytes, now
 	cpu                  time.Duration
+	// kustomizations counts the Kustomization reconciles that did not
+	// fail.
+	kustomizations float64
 }
 
 func childStats(b *testing.B, ch *child) stats {
@@ -138,18 +265,24 @@ func childStats(b *testing.B, ch *child) stats {
 		b.Fatal(err)
 	}
 	s := stats{requests: fams.Sum("rest_client_requests_total"), reconciles: fams.Sum("controller_runtime_reconcile_total")}
+	for _, r := range []string{"success", "requeue", "requeue_after"} {
+		v, _ := fams.Value("controller_runtime_reconcile_total", map[string]string{"controller": "kustomization", "result": r})
+		s.kustomizations += v
+	}
 	pid := ch.cmd.Process.Pid
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, l := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				b.Fatalf("VmHWM %q: %v", v, err)
+		for key, dst := range map[string]*int64{"VmHWM:": &s.peakRSS, "VmRSS:": &s.rss} {
+			if v, ok := strings.CutPrefix(l, key); ok {
+				kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				if err != nil {
+					b.Fatalf("%s %q: %v", key, v, err)
+				}
+				*dst = kb << 10
 			}
-			s.peakRSS = kb << 10
 		}
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

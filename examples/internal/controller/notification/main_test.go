@@ -313,6 +313,22 @@ func (f *fixture) submit(provider string, evs ...*events.Event) []events.Event {
 	return got[have:]
 }
 
+// waitDelivered waits until provider has received n notifications.
+func (f *fixture) waitDelivered(provider string, n int) {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		total := len(f.sink.Requests()) // first: a request arriving after it wakes Wait
+		if len(f.delivered(provider)) >= n {
+			return
+		}
+		if _, err := f.sink.Wait(ctx, total+1); err != nil {
+			f.t.Fatalf("waiting for %d notifications to %s: %v", n, provider, err)
+		}
+	}
+}
+
 // queued is how many notifications the hub queued for provider.
 func (f *fixture) queued(provider string) int {
 	f.t.Helper()

@@ -2,6 +2,7 @@ package helm
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -51,10 +52,11 @@ func TestHelmReleaseMetrics(t *testing.T) {
 }
 
 // eventuallyMetrics gathers the reconciler's metrics until ok holds, for up
-// to a minute.
+// to two minutes (a loaded CI machine runs the package's releases in
+// parallel under the race detector).
 func (f *fixture) eventuallyMetrics(what string, ok func(metricstest.Families) bool) {
 	f.t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		fams, err := metricstest.Gather(metricsRegistry)
 		if err != nil {
@@ -73,8 +75,23 @@ func (f *fixture) eventuallyMetrics(what string, ok func(metricstest.Families) b
 // wantMetric waits until the series name with labels has value want.
 func (f *fixture) wantMetric(name string, labels map[string]string, want float64) {
 	f.t.Helper()
-	f.eventuallyMetrics(name+" as expected", func(fams metricstest.Families) bool {
+	deadline := time.Now().Add(2 * time.Minute)
+	last := "no such series"
+	for {
+		fams, err := metricstest.Gather(metricsRegistry)
+		if err != nil {
+			f.t.Fatal(err)
+		}
 		v, found := fams.Value(name, labels)
-		return found && v == want
-	})
+		if found && v == want {
+			return
+		}
+		if found {
+			last = fmt.Sprint(v)
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("metrics: timed out waiting until %s%v = %v; last seen: %s", name, labels, want, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -58,7 +58,7 @@ type ApplyOptions struct {
 	// two requests (what Flux's ssa package costs). For a cautious caller
 	// and for comparisons; the answers are the same.
 	DisableLocalDecision bool
-	// NoPreflight writes each object that may change without the
+	// DisablePreflight writes each object that may change without the
 	// whole-set validation first: one request (the write) instead of a
 	// dry-run and a write, the write's answer telling whether the object
 	// changed. An object the local decision finds unchanged still costs
@@ -67,7 +67,7 @@ type ApplyOptions struct {
 	// lists what was written), where by default a rejection writes
 	// nothing. For callers that prefer half the requests on every change
 	// to an all-or-nothing set.
-	NoPreflight bool
+	DisablePreflight bool
 }
 
 func (o ApplyOptions) timeout() time.Duration {
@@ -240,7 +240,7 @@ func (m *Manager) write(ctx context.Context, r *run, it *item, c checked, rules 
 }
 
 // writeDirect writes an object the pre-flight did not dry-run
-// (ApplyOptions.NoPreflight) and tells from the answer what changed.
+// (ApplyOptions.DisablePreflight) and tells from the answer what changed.
 func (m *Manager) writeDirect(ctx context.Context, it *item, c checked, force bool, opts ApplyOptions) (Change, error) {
 	log := logr.FromContextOrDiscard(ctx).WithValues("object", it.id.String())
 	change := Change{ID: it.id, Version: it.obj.GroupVersionKind().Version}

@@ -192,7 +192,7 @@ func appliers(b *testing.B) []applier {
 		if _, err := local.Apply(context.Background(), set, ssa.ApplyOptions{}); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := direct.Apply(context.Background(), set, ssa.ApplyOptions{NoPreflight: true}); err != nil {
+		if _, err := direct.Apply(context.Background(), set, ssa.ApplyOptions{DisablePreflight: true}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -202,7 +202,7 @@ func appliers(b *testing.B) []applier {
 			return err
 		}},
 		{"ssa-nopreflight", npCount, func(ctx context.Context, objs []*unstructured.Unstructured) error {
-			_, err := direct.Apply(ctx, objs, ssa.ApplyOptions{NoPreflight: true})
+			_, err := direct.Apply(ctx, objs, ssa.ApplyOptions{DisablePreflight: true})
 			return err
 		}},
 		{"ssa-dryrun", dryCount, func(ctx context.Context, objs []*unstructured.Unstructured) error {

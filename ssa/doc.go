@@ -61,7 +61,7 @@
 // call (the OpenAPI index and the mutating admission configuration), and
 // writes nothing; a changed object costs two requests (its dry-run and its
 // write), a new one two (one when it is validated as applied, in a
-// namespace the set creates, or with ApplyOptions.NoPreflight, which
+// namespace the set creates, or with ApplyOptions.DisablePreflight, which
 // writes without the whole-set validation). Without it, or with
 // ApplyOptions.DisableLocalDecision, an unchanged object costs a GET and
 // a dry-run, as in Flux's ssa package. An object that changes on the

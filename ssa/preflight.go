@@ -26,7 +26,7 @@ type checked struct {
 	// the takeover patch cannot be compared with the object after it).
 	action Action
 	reason string
-	// direct is set, with ApplyOptions.NoPreflight, for an object to write
+	// direct is set, with ApplyOptions.DisablePreflight, for an object to write
 	// without a dry-run first: the write's answer tells whether it changed.
 	direct bool
 }
@@ -105,7 +105,7 @@ func (m *Manager) checkOne(ctx context.Context, r *run, it *item, pre []checked,
 	c := checked{done: true, live: live, desired: it.obj}
 	force := it.policy != PolicyMerge
 	if live == nil {
-		if opts.NoPreflight {
+		if opts.DisablePreflight {
 			c.action, c.direct = ActionCreated, true
 			return c, nil
 		}
@@ -136,7 +136,7 @@ func (m *Manager) checkOne(ctx context.Context, r *run, it *item, pre []checked,
 		}
 		log.V(1).Info("not decided locally, asking the API server", "reason", why.Error())
 	}
-	if opts.NoPreflight && !takeover {
+	if opts.DisablePreflight && !takeover {
 		c.action, c.direct = ActionConfigured, true
 		return c, nil
 	}

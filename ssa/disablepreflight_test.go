@@ -12,16 +12,16 @@ import (
 	"github.com/gitopskit/kit/ssa"
 )
 
-// TestNoPreflight: every object that may change costs its write alone —
+// TestDisablePreflight: every object that may change costs its write alone —
 // cold, changed, normalised by the server, recreated — and the answers
 // are the ones the pre-flight would give; what it gives up is that a
 // rejected object no longer stops the others.
-func TestNoPreflight(t *testing.T) {
+func TestDisablePreflight(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	ns := env.Namespace(t)
 	m, rec := newManager(t, nil)
-	opts := ssa.ApplyOptions{DefaultNamespace: ns, NoPreflight: true}
+	opts := ssa.ApplyOptions{DefaultNamespace: ns, DisablePreflight: true}
 	dryRuns := func() int {
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
